@@ -1,0 +1,50 @@
+"""aiosock: the sockets chapter of a C library's manual as an asyncio framework.
+
+This module is the public facade: it only re-exports names from private modules.
+"""
+
+from ._foundation._addresses import HostAddress as HostAddress
+from ._foundation._addresses import Inet6Address as Inet6Address
+from ._foundation._addresses import InetAddress as InetAddress
+from ._foundation._addresses import LocalAddress as LocalAddress
+from ._foundation._addresses import from_sockaddr as from_sockaddr
+from ._foundation._concepts import Namespace as Namespace
+from ._foundation._concepts import Style as Style
+from ._foundation._endpoints import Endpoint as Endpoint
+from ._foundation._endpoints import as_endpoint as as_endpoint
+from ._foundation._endpoints import parse_endpoint as parse_endpoint
+from ._foundation._errors import AddressError as AddressError
+from ._foundation._errors import AiosockError as AiosockError
+from ._foundation._errors import BrokenResourceError as BrokenResourceError
+from ._foundation._errors import BusyResourceError as BusyResourceError
+from ._foundation._errors import ClosedResourceError as ClosedResourceError
+from ._foundation._errors import ConfigError as ConfigError
+from ._foundation._errors import IncompleteReadError as IncompleteReadError
+from ._foundation._errors import OptionError as OptionError
+from ._foundation._errors import ResolutionError as ResolutionError
+from ._foundation._loop import run as run
+from ._version import __version__ as __version__
+
+__all__ = [
+    "AddressError",
+    "AiosockError",
+    "BrokenResourceError",
+    "BusyResourceError",
+    "ClosedResourceError",
+    "ConfigError",
+    "Endpoint",
+    "HostAddress",
+    "IncompleteReadError",
+    "Inet6Address",
+    "InetAddress",
+    "LocalAddress",
+    "Namespace",
+    "OptionError",
+    "ResolutionError",
+    "Style",
+    "__version__",
+    "as_endpoint",
+    "from_sockaddr",
+    "parse_endpoint",
+    "run",
+]

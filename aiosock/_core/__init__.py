@@ -1,0 +1,1 @@
+"""Core layer: protocol glue per loop and the server lifecycle."""

@@ -1,0 +1,181 @@
+r"""The exception hierarchy.
+
+Strategy: one root, :class:`AiosockError`. Parse errors are also ``ValueError``\\ s and
+carry where they happened; state errors are named after the state of the resource
+(as trio names them); connection failures stay plain ``OSError`` subclasses so that
+``except ConnectionRefusedError`` keeps working, and :func:`translate_os_error` is the
+one place that turns a raw ``OSError`` into the right subclass.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import Any
+
+__all__ = [
+    "AddressError",
+    "AiosockError",
+    "BrokenResourceError",
+    "BusyResourceError",
+    "ClosedResourceError",
+    "ConfigError",
+    "IncompleteReadError",
+    "OptionError",
+    "ResolutionError",
+]
+
+
+class AiosockError(Exception):
+    """The root of every exception aiosock defines."""
+
+
+class AddressError(AiosockError, ValueError):
+    """An address or endpoint text that is malformed or out of range.
+
+    Attributes:
+        text: The text that was being parsed, or ``None`` for a typed value.
+        position: The 0-based offset into ``text`` where the problem starts.
+        reason: What was wrong, in lower case ("expected X, got Y").
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        text: str | None = None,
+        position: int | None = None,
+    ) -> None:
+        self.reason = reason
+        self.text = text
+        self.position = position
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        if self.text is None:
+            return self.reason
+        if self.position is None:
+            return f"{self.reason} in {self.text!r}"
+        return f"{self.reason} at position {self.position} in {self.text!r}"
+
+
+class ResolutionError(AddressError, OSError):
+    """A host or service name that resolved to nothing usable.
+
+    It is both an :class:`AddressError` (the endpoint cannot be used) and an
+    ``OSError`` (it came from the resolver, whose ``errno`` is kept when there is one).
+    """
+
+    def __init__(
+        self, reason: str, *, text: str | None = None, errno_: int | None = None
+    ) -> None:
+        AddressError.__init__(self, reason, text=text)
+        self.errno = errno_
+        self.strerror = reason
+
+
+class OptionError(AiosockError, ValueError):
+    """A socket option that is unknown, read-only, unsupported, or given a bad value.
+
+    Attributes:
+        option: The option's Python name.
+        reason: What was expected, in lower case.
+        errno: The kernel's errno when the kernel refused the option, else ``None``.
+    """
+
+    def __init__(self, option: str, reason: str, *, errno_: int | None = None) -> None:
+        self.option = option
+        self.reason = reason
+        self.errno = errno_
+        super().__init__(f"option {option!r}: {reason}")
+
+
+class ConfigError(AiosockError, ValueError):
+    """A configuration file that cannot be read as written.
+
+    Attributes:
+        file: The file's name (``"<string>"`` when parsed from text).
+        line: The 1-based line number, or ``None`` for a whole-file problem.
+        field: The name of the field at fault, or ``None``.
+        reason: What was wrong, in lower case.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        file: str = "<string>",
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.reason = reason
+        self.file = file
+        self.line = line
+        self.field = field
+        where = file if line is None else f"{file}:{line}"
+        what = f" (field {field!r})" if field else ""
+        super().__init__(f"{where}: {reason}{what}")
+
+
+class ClosedResourceError(AiosockError):
+    """The resource was closed by this side and can no longer be used."""
+
+
+class BrokenResourceError(AiosockError):
+    """The resource was broken by the peer or the network (reset, aborted)."""
+
+
+class BusyResourceError(AiosockError):
+    """Two tasks tried to do the same thing on one resource at once."""
+
+
+class IncompleteReadError(AiosockError, EOFError):
+    """The stream ended before the requested amount of data arrived.
+
+    Attributes:
+        partial: The bytes that did arrive.
+        expected: How many bytes were asked for (``None`` for a delimiter search).
+    """
+
+    def __init__(self, partial: bytes, expected: int | None) -> None:
+        self.partial = partial
+        self.expected = expected
+        want = "the delimiter" if expected is None else f"{expected} bytes"
+        super().__init__(f"end of stream after {len(partial)} bytes, expected {want}")
+
+
+_ERRNO_CLASSES: dict[int, type[OSError]] = {
+    errno.ECONNREFUSED: ConnectionRefusedError,
+    errno.ECONNRESET: ConnectionResetError,
+    errno.ECONNABORTED: ConnectionAbortedError,
+    errno.EPIPE: BrokenPipeError,
+    errno.ENOENT: FileNotFoundError,
+    errno.ETIMEDOUT: TimeoutError,
+    errno.EACCES: PermissionError,
+    errno.EPERM: PermissionError,
+}
+
+
+def translate_os_error(exc: OSError, context: str | None = None) -> OSError:
+    """Return ``exc`` as the most specific ``OSError`` subclass for its errno.
+
+    Args:
+        exc: The error as raised by the socket layer.
+        context: Optional words on what was being done (for example
+            ``"connect to tcp://127.0.0.1:1"``), added to the message.
+
+    Returns:
+        An ``OSError`` whose class matches ``errno`` and whose message names the
+        context; ``exc`` itself when there is nothing to add.
+    """
+    cls: type[OSError] = _ERRNO_CLASSES.get(exc.errno or 0, type(exc))
+    if not issubclass(cls, type(exc)) and type(exc) is not OSError:
+        cls = type(exc)
+    if context is None and cls is type(exc):
+        return exc
+    strerror = exc.strerror or str(exc)
+    if context:
+        strerror = f"{strerror} ({context})"
+    args: Any = (exc.errno, strerror)
+    new = cls(*args)
+    new.__cause__ = exc
+    return new

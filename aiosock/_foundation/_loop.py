@@ -1,0 +1,129 @@
+"""Event-loop selection: the default asyncio loop or uvloop.
+
+Strategy: aiosock never sets a global event-loop policy and never creates a loop
+behind the user's back. :func:`run` builds a loop with a *loop factory* (as
+``asyncio.Runner`` takes one) and runs one coroutine on it; everything else in
+aiosock uses whatever loop is running. This is the only module that imports
+uvloop, and only when it is asked for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Coroutine
+from typing import Any, Literal, TypeVar
+
+__all__ = [
+    "LOOP_ENV",
+    "LoopName",
+    "current_loop_name",
+    "loop_factory",
+    "run",
+    "uvloop_available",
+]
+
+T = TypeVar("T")
+
+LoopName = Literal["auto", "asyncio", "uvloop"]
+LOOP_NAMES: tuple[LoopName, ...] = ("auto", "asyncio", "uvloop")
+
+#: The environment variable that sets the default loop (``auto`` when unset).
+LOOP_ENV = "AIOSOCK_LOOP"
+
+
+def uvloop_available() -> bool:
+    """Return whether uvloop can be imported here."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _check_name(name: str, where: str) -> LoopName:
+    for known in LOOP_NAMES:
+        if name == known:
+            return known
+    choices = ", ".join(repr(n) for n in LOOP_NAMES)
+    raise ValueError(f"{where}: expected one of {choices}, got {name!r}")
+
+
+def default_loop_name() -> LoopName:
+    """Return the loop named by ``AIOSOCK_LOOP``, or ``"auto"`` when it is unset.
+
+    Raises:
+        ValueError: The variable names no known loop.
+    """
+    value = os.environ.get(LOOP_ENV, "").strip().lower()
+    if not value:
+        return "auto"
+    return _check_name(value, f"environment variable {LOOP_ENV}")
+
+
+def loop_factory(loop: str | None = None) -> Callable[[], asyncio.AbstractEventLoop]:
+    """Return a callable that creates a new event loop of the named kind.
+
+    Args:
+        loop: ``"asyncio"``, ``"uvloop"``, ``"auto"`` (uvloop where it imports,
+            else asyncio), or ``None`` for the ``AIOSOCK_LOOP`` default.
+
+    Returns:
+        A zero-argument loop factory, suitable for ``asyncio.Runner``.
+
+    Raises:
+        ValueError: ``loop`` is not a known name.
+        RuntimeError: ``"uvloop"`` was asked for but uvloop is not installed.
+    """
+    name = default_loop_name() if loop is None else _check_name(loop, "loop")
+    if name == "asyncio":
+        return asyncio.new_event_loop
+    try:
+        import uvloop
+    except ImportError as exc:
+        if name == "auto":
+            return asyncio.new_event_loop
+        raise RuntimeError(
+            "loop 'uvloop' was asked for but uvloop is not installed "
+            "(pip install uvloop, or use loop='asyncio')"
+        ) from exc
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+def run(
+    coro: Coroutine[Any, Any, T], *, loop: str | None = None, debug: bool | None = None
+) -> T:
+    """Run a coroutine on a new event loop and return its result, like ``asyncio.run``.
+
+    Args:
+        coro: The coroutine to run.
+        loop: ``"asyncio"``, ``"uvloop"`` or ``"auto"``; ``None`` (the default)
+            takes ``AIOSOCK_LOOP``, and ``"auto"`` when that is unset.
+        debug: Run the loop in debug mode (``None`` leaves asyncio's default).
+
+    Returns:
+        What ``coro`` returned.
+
+    Raises:
+        ValueError: ``loop`` is not a known name.
+        RuntimeError: uvloop was asked for but is missing, or a loop is already
+            running in this thread.
+    """
+    try:
+        factory = loop_factory(loop)
+    except BaseException:
+        coro.close()
+        raise
+    with asyncio.Runner(debug=debug, loop_factory=factory) as runner:
+        return runner.run(coro)
+
+
+def current_loop_name(loop: asyncio.AbstractEventLoop | None = None) -> str:
+    """Return ``"uvloop"`` or ``"asyncio"`` for a loop (the running one by default).
+
+    The test is by the loop's module, so it needs no import of uvloop.
+    """
+    if loop is None:
+        loop = asyncio.get_running_loop()
+    return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"

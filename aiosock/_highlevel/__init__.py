@@ -1,0 +1,1 @@
+"""High-level layer: streams, datagrams, sequenced packets, raw sockets."""

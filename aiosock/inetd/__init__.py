@@ -1,0 +1,1 @@
+"""aiosock inetd: a super-server that starts servers on request."""
