@@ -42,6 +42,16 @@ _HOSTNAME_RE = re.compile(
     r"(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?\Z"
 )
 _ZONE_RE = re.compile(r"[A-Za-z0-9_.:-]{1,15}\Z")
+_DIGITS_RE = re.compile(r"[0-9]+\Z")
+
+
+def is_decimal(text: str) -> bool:
+    """Return whether ``text`` is a non-empty run of ASCII digits.
+
+    ``str.isdigit`` also accepts other scripts' digits and superscripts, which
+    ``int()`` then reads or rejects; the grammar allows ASCII digits only.
+    """
+    return _DIGITS_RE.match(text) is not None
 
 
 def _check_port(value: object, name: str = "port") -> int:
@@ -84,7 +94,7 @@ def _check_zone(value: object) -> int | str:
             raise AddressError(f"'scope_id' must be in 0..4294967295 (got {value})")
         return value
     if isinstance(value, str):
-        if value.isdigit():
+        if is_decimal(value):
             return _check_zone(int(value))
         if not _ZONE_RE.match(value):
             raise AddressError(
@@ -216,9 +226,15 @@ def _local_path(value: object) -> str:
         raise AddressError(f"'path' must be a str, bytes or path (got {value!r})")
     if value.startswith("@"):
         value = "./" + value
-    encoded = os.fsencode(value)
+    what = "abstract name" if value.startswith("\0") else "local path"
+    try:
+        encoded = os.fsencode(value)
+    except UnicodeEncodeError as exc:
+        raise AddressError(
+            f"{what} must be encodable in the file system encoding "
+            f"(got {value[exc.start : exc.end]!r} at offset {exc.start})"
+        ) from None
     if len(encoded) > SUN_PATH_MAX:
-        what = "abstract name" if value.startswith("\0") else "local path"
         raise AddressError(
             f"{what} must be at most {SUN_PATH_MAX} bytes (got {len(encoded)})"
         )
@@ -285,6 +301,21 @@ class LocalAddress:
         return self.path
 
 
+def _host_name(value: str) -> str:
+    if len(value) > 253:
+        raise AddressError(
+            f"a host name must be at most 253 characters (got {len(value)})"
+        )
+    for label in value.removesuffix(".").split("."):
+        if not 1 <= len(label) <= 63:
+            raise AddressError(
+                f"each label of a host name must be 1 to 63 characters, got {value!r}"
+            )
+    if not _HOSTNAME_RE.match(value):
+        raise AddressError(f"expected a host name or IP address, got {value!r}")
+    return value
+
+
 def _host_text(value: object) -> str:
     if not isinstance(value, str):
         raise AddressError(f"'host' must be a str (got {value!r})")
@@ -298,10 +329,7 @@ def _host_text(value: object) -> str:
     try:
         text = ipaddress.IPv6Address(addr).compressed
     except ValueError:
-        if not _HOSTNAME_RE.match(value) or len(value) > 253:
-            raise AddressError(
-                f"expected a host name or IP address, got {value!r}"
-            ) from None
+        _host_name(value)
         if value.rstrip(".").rpartition(".")[2].isdigit():
             # RFC 1123: a top-level label is never all digits, so this is a
             # malformed IPv4 address (such as '300.1.1.1' or '127.1').
@@ -314,7 +342,7 @@ def _host_text(value: object) -> str:
 
 def _service(value: object) -> int | str:
     if isinstance(value, str):
-        if value.isdigit():
+        if is_decimal(value):
             return _check_port(int(value))
         if not _SERVICE_RE.match(value):
             raise AddressError(f"expected a port number or service name, got {value!r}")
@@ -375,7 +403,8 @@ def from_sockaddr(family: int, sockaddr: Any) -> ConcreteAddress:
         family: ``socket.AF_UNIX``, ``AF_INET`` or ``AF_INET6``.
         sockaddr: What ``getsockname()``, ``getpeername()``, ``accept()`` or
             ``recvfrom()`` returned: a tuple for the internet namespaces; a ``str``
-            (file or unnamed) or ``bytes`` (abstract or autobound) for the local one.
+            (file or unnamed) or ``bytes`` (abstract or autobound) for the local one,
+            or ``None`` (what ``recvfrom()`` gives for an unnamed local sender).
 
     Returns:
         The matching :class:`InetAddress`, :class:`Inet6Address` or
@@ -402,6 +431,8 @@ def from_sockaddr(family: int, sockaddr: Any) -> ConcreteAddress:
         host, _zone = _split_zone(host)
         return Inet6Address(host, port, flowinfo, scope_id)  # type: ignore[arg-type]
     if family == socket.AF_UNIX:
+        if sockaddr is None:
+            return LocalAddress("")
         if isinstance(sockaddr, bytes | str):
             return LocalAddress(sockaddr)
         raise AddressError(

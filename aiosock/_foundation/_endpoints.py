@@ -25,6 +25,7 @@ from ._addresses import (
     InetAddress,
     LocalAddress,
     _check_zone,
+    is_decimal,
 )
 from ._concepts import Namespace, Style
 from ._errors import AddressError
@@ -72,7 +73,7 @@ def _check_protocol(value: object) -> int | str:
             raise AddressError(f"'protocol' must be in 0..255 (got {value})")
         return value
     if isinstance(value, str):
-        if value.isdigit():
+        if is_decimal(value):
             return _check_protocol(int(value))
         if not _PROTO_RE.match(value):
             raise AddressError(f"expected a protocol number or name, got {value!r}")
@@ -88,6 +89,13 @@ class Endpoint:
     or directly. ``namespace`` is ``None`` while a host name (or the any-address of a
     ``tcp``/``udp`` endpoint) still has to be resolved; ``address`` is ``None`` for a
     raw endpoint, whose ``protocol`` says what it carries.
+
+    Values are normalised as the parser would make them, so that equal endpoints
+    compare equal however they were built: a :class:`HostAddress` holding an IP
+    literal and a port number becomes the concrete address (and fixes the
+    namespace), the any-address with a port number in a fixed namespace becomes
+    ``0.0.0.0`` or ``::``, and ``namespace=None`` next to a concrete address takes
+    the address's namespace.
 
     Attributes:
         style: The communication style.
@@ -118,23 +126,16 @@ class Endpoint:
                 f"'protocol' is only for raw endpoints (got {self.protocol!r})"
             )
         if isinstance(address, HostAddress):
-            if namespace is Namespace.LOCAL or style is Style.SEQPACKET:
-                raise AddressError(
-                    "a host address needs an internet endpoint, "
-                    f"not {style.name.lower()} in {namespace}"
-                )
-            literal = address.literal_namespace
-            if literal is not None:
-                if namespace not in (None, literal):
-                    raise AddressError(
-                        f"address {address} is in namespace {literal.name}, "
-                        f"not {namespace.name}"
-                    )
-                # An IP literal fixes the namespace, as parsing the text would.
-                object.__setattr__(self, "namespace", literal)
-            return
+            address, namespace = self._normalise_host(address)
+            object.__setattr__(self, "address", address)
+            object.__setattr__(self, "namespace", namespace)
+            if isinstance(address, HostAddress):
+                return
         if not isinstance(address, InetAddress | Inet6Address | LocalAddress):
             raise AddressError(f"expected an address object, got {address!r}")
+        if namespace is None:
+            namespace = address.namespace
+            object.__setattr__(self, "namespace", namespace)
         if address.namespace is not namespace:
             raise AddressError(
                 f"address {address} is in namespace {address.namespace.name}, "
@@ -144,6 +145,35 @@ class Endpoint:
             raise AddressError(
                 "sequenced packets are supported in the local namespace only"
             )
+
+    def _normalise_host(self, address: HostAddress) -> tuple[Address, Namespace | None]:
+        namespace, style = self.namespace, self.style
+        if namespace is Namespace.LOCAL or style is Style.SEQPACKET:
+            where = namespace.name if namespace else "no namespace"
+            raise AddressError(
+                "a host address needs an internet endpoint, "
+                f"not {style.name.lower()} in {where}"
+            )
+        literal = address.literal_namespace
+        if literal is not None:
+            if namespace not in (None, literal):
+                raise AddressError(
+                    f"address {address} is in namespace {literal.name}, "
+                    f"not {namespace.name}"
+                )
+            # An IP literal fixes the namespace, as parsing the text would.
+            namespace = literal
+        if not isinstance(address.port, int) or namespace is None:
+            return address, namespace
+        if address.is_any:
+            host = "0.0.0.0" if namespace is Namespace.INET else "::"
+        elif literal is not None:
+            host = address.host
+        else:
+            return address, namespace
+        if namespace is Namespace.INET:
+            return InetAddress(host, address.port), namespace
+        return Inet6Address(host, address.port), namespace
 
     @property
     def scheme(self) -> str:
@@ -189,7 +219,11 @@ class Endpoint:
         if self.style is Style.RAW:
             return f"{self.scheme}:{self.protocol}"
         if self.namespace is Namespace.LOCAL:
-            return f"{self.scheme}:{self.address}"
+            path = str(self.address)
+            # "unix://x" means "unix:x", so a path that starts with "//" keeps
+            # its slashes behind an explicit "//".
+            sep = "//" if path.startswith("//") else ""
+            return f"{self.scheme}:{sep}{path}"
         address = self.address
         if isinstance(address, HostAddress) and address.is_any:
             return f"{self.scheme}://:{address.port}"
@@ -201,6 +235,19 @@ def _fail(text: str, position: int, expected: str) -> AddressError:
     return AddressError(f"expected {expected}, got {got}", text=text, position=position)
 
 
+def _suggest(text: str) -> str:
+    """Return a hint for text that lacks its scheme, or ``""``."""
+    for prefix in ("tcp://", "unix:"):
+        try:
+            parse_endpoint(prefix + text)
+        except AddressError:
+            continue
+        if prefix == "unix:" and not text.startswith(("/", ".")):
+            continue
+        return f" (did you mean {prefix + text!r}?)"
+    return ""
+
+
 def parse_endpoint(text: str) -> Endpoint:
     """Parse an endpoint string such as ``tcp://127.0.0.1:8080`` or ``unix:@name``.
 
@@ -208,7 +255,7 @@ def parse_endpoint(text: str) -> Endpoint:
     ``tcp|tcp4|tcp6|udp|udp4|udp6://HOST:PORT`` with ``HOST`` an IPv4 literal,
     ``[IPv6%zone]``, a host name, empty or ``*``, and ``PORT`` a number or service
     name; ``unix|unixgram|unixpacket:PATH`` or ``:@NAME`` for an abstract name; and
-    ``ip4|ip6:PROTOCOL`` for raw sockets.
+    ``ip4|ip6:PROTOCOL`` for raw sockets. Scheme names are case-insensitive.
 
     Args:
         text: The endpoint text.
@@ -225,16 +272,15 @@ def parse_endpoint(text: str) -> Endpoint:
             f"expected endpoint text as a str, got {type(text).__name__}"
         )
     match = _SCHEME_RE.match(text)
-    if match is None:
-        raise _fail(text, 0, _EXPECTED_SCHEMES)
-    scheme = match.group().lower()
-    pos = match.end()
+    scheme = match.group().lower() if match else ""
     if scheme not in SCHEMES:
+        got = repr(match.group()) if match else repr(text[:1]) if text else "the end"
         raise AddressError(
-            f"expected {_EXPECTED_SCHEMES}, got {match.group()!r}",
+            f"expected {_EXPECTED_SCHEMES}, got {got}{_suggest(text)}",
             text=text,
             position=0,
         )
+    pos = len(scheme)
     if pos >= len(text) or text[pos] != ":":
         raise _fail(text, pos, "':' after the scheme")
     pos += 1
@@ -254,16 +300,14 @@ def _parse_local(text: str, pos: int, style: Style) -> Endpoint:
     rest = text[pos:]
     if not rest:
         raise _fail(text, pos, "a socket file path or '@' and an abstract name")
+    abstract = rest.startswith("@")
+    if abstract and len(rest) == 1:
+        raise _fail(text, pos + 1, "an abstract name after '@'")
+    if not abstract and "\0" in rest:
+        raise _fail(text, pos + rest.index("\0"), "a path without NUL bytes")
     try:
-        if rest.startswith("@"):
-            if len(rest) == 1:
-                raise _fail(text, pos + 1, "an abstract name after '@'")
-            address = LocalAddress.abstract(rest[1:])
-        else:
-            address = LocalAddress(rest)
+        address = LocalAddress.abstract(rest[1:]) if abstract else LocalAddress(rest)
     except AddressError as exc:
-        if exc.text is not None:
-            raise
         raise AddressError(exc.reason, text=text, position=pos) from None
     return Endpoint(style, Namespace.LOCAL, address)
 
@@ -272,6 +316,12 @@ def _parse_raw(text: str, pos: int, namespace: Namespace | None) -> Endpoint:
     rest = text[pos:]
     if not rest:
         raise _fail(text, pos, "a protocol name or number")
+    if is_decimal(rest) and int(rest) > 255:
+        raise AddressError(
+            f"expected a protocol number in 0..255, got {int(rest)}",
+            text=text,
+            position=pos,
+        )
     try:
         protocol = _check_protocol(rest)
     except AddressError as exc:
@@ -279,16 +329,24 @@ def _parse_raw(text: str, pos: int, namespace: Namespace | None) -> Endpoint:
     return Endpoint(Style.RAW, namespace, None, protocol)
 
 
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text.partition("%")[0])
+    except ValueError:
+        return False
+    return True
+
+
 def _parse_inet(
     text: str, pos: int, style: Style, namespace: Namespace | None
 ) -> Endpoint:
     host_start = pos
+    zone: int | str | None = None
     if text.startswith("[", pos):
         close = text.find("]", pos)
         if close < 0:
             raise _fail(text, len(text), "']' to close the IPv6 address")
         host, zone = _parse_ipv6(text, pos + 1, close)
-        pos = close + 1
         if namespace is Namespace.INET:
             raise AddressError(
                 "expected an IPv4 address or host name for tcp4/udp4, "
@@ -296,25 +354,54 @@ def _parse_inet(
                 text=text,
                 position=host_start,
             )
-        colon = pos
+        colon = close + 1
+        if colon >= len(text) or text[colon] != ":":
+            raise _fail(text, colon, "':' and a port after ']'")
     else:
-        colon = text.rfind(":", pos)
+        colon = text.find(":", pos)
+        last = text.rfind(":", pos)
+        if _is_ipv6(text[pos:]) or (last > colon and _is_ipv6(text[pos:last])):
+            raise AddressError(
+                "expected '[' and ']' around an IPv6 address (as in 'tcp://[::1]:80')",
+                text=text,
+                position=pos,
+            )
         if colon < 0:
             raise _fail(text, len(text), "':' and a port")
         host = text[pos:colon]
-        zone = None
-        if ":" in host:
+        _check_host(text, pos, host, namespace)
+    port = _parse_port(text, colon + 1)
+    if zone is not None:
+        host = f"{host}%{zone}"
+    try:
+        address = HostAddress(host, port)
+    except AddressError as exc:  # pragma: no cover - the host was checked above
+        raise AddressError(exc.reason, text=text, position=host_start) from None
+    return Endpoint(style, namespace, address)
+
+
+def _check_host(text: str, pos: int, host: str, namespace: Namespace | None) -> None:
+    """Check an unbracketed host (name, IPv4 literal, empty or ``*``)."""
+    if host in ("", "*"):
+        return
+    for i, char in enumerate(host):
+        if not (char.isascii() and (char.isalnum() or char in "._-")):
             raise AddressError(
-                "expected '[' and ']' around an IPv6 address", text=text, position=pos
+                f"expected a host name or IP address, got {host!r}",
+                text=text,
+                position=pos + i,
             )
-        if "/" in host or "?" in host or "#" in host or "@" in host:
-            bad = min(i for i, c in enumerate(host) if c in "/?#@")
-            raise _fail(text, pos + bad, "a host name or IP address")
-    if colon >= len(text) or text[colon] != ":":
-        raise _fail(text, colon, "':' and a port")
-    port_text = text[colon + 1 :]
-    port = _parse_port(text, colon + 1, port_text)
-    return _inet_endpoint(text, host_start, style, namespace, host, zone, port)
+    try:
+        address = HostAddress(host, 0)
+    except AddressError as exc:
+        raise AddressError(exc.reason, text=text, position=pos) from None
+    if namespace is Namespace.INET6 and address.literal_namespace is Namespace.INET:
+        raise AddressError(
+            "expected an IPv6 address in '[...]' or a host name for tcp6/udp6, "
+            "got an IPv4 address",
+            text=text,
+            position=pos,
+        )
 
 
 def _parse_ipv6(text: str, start: int, close: int) -> tuple[str, int | str | None]:
@@ -332,71 +419,35 @@ def _parse_ipv6(text: str, start: int, close: int) -> tuple[str, int | str | Non
         return host, None
     try:
         zone = _check_zone(zone_text)
-    except AddressError as exc:
+    except AddressError:
         raise AddressError(
-            exc.reason, text=text, position=start + len(addr) + 1
+            "expected a zone (an interface name of 1 to 15 characters or an "
+            f"index) after '%', got {zone_text!r}",
+            text=text,
+            position=start + len(addr) + 1,
         ) from None
     return host, zone
 
 
-def _parse_port(text: str, pos: int, port_text: str) -> int | str:
+def _parse_port(text: str, pos: int) -> int | str:
+    port_text = text[pos:]
     if not port_text:
         raise _fail(text, pos, "a port number or service name")
-    if port_text.isdigit() and port_text.isascii():
+    if is_decimal(port_text):
         port = int(port_text)
         if port > 65535:
             raise AddressError(
-                f"port must be in 0..65535 (got {port})", text=text, position=pos
+                f"expected a port in 0..65535, got {port}", text=text, position=pos
             )
         return port
     try:
         return HostAddress("", port_text).port
     except AddressError:
-        raise _fail(text, pos, "a port number or service name") from None
-
-
-def _inet_endpoint(
-    text: str,
-    pos: int,
-    style: Style,
-    namespace: Namespace | None,
-    host: str,
-    zone: int | str | None,
-    port: int | str,
-) -> Endpoint:
-    if zone is not None or ":" in host:
-        if isinstance(port, int):
-            return Endpoint(
-                style, Namespace.INET6, Inet6Address(host, port, 0, zone or 0)
-            )
-        full = host if zone is None else f"{host}%{zone}"
-        return Endpoint(style, Namespace.INET6, HostAddress(full, port))
-    if host in ("", "*"):
-        if namespace is Namespace.INET and isinstance(port, int):
-            return Endpoint(style, namespace, InetAddress("0.0.0.0", port))
-        if namespace is Namespace.INET6 and isinstance(port, int):
-            return Endpoint(style, namespace, Inet6Address("::", port))
-        return Endpoint(style, namespace, HostAddress("", port))
-    try:
-        ipv4 = str(ipaddress.IPv4Address(host))
-    except ValueError:
-        ipv4 = None
-    if ipv4 is not None:
-        if namespace is Namespace.INET6:
-            raise AddressError(
-                "expected an IPv6 address in '[...]' or a host name for tcp6/udp6, "
-                "got an IPv4 address",
-                text=text,
-                position=pos,
-            )
-        if isinstance(port, int):
-            return Endpoint(style, Namespace.INET, InetAddress(ipv4, port))
-        return Endpoint(style, Namespace.INET, HostAddress(ipv4, port))
-    try:
-        address = HostAddress(host, port)
-    except AddressError:
-        raise _fail(text, pos, "a host name or IP address") from None
-    return Endpoint(style, namespace, address)
+        raise AddressError(
+            f"expected a port number or service name, got {port_text!r}",
+            text=text,
+            position=pos,
+        ) from None
 
 
 EndpointLike = (
@@ -458,10 +509,7 @@ def as_endpoint(value: EndpointLike, style: Style = Style.STREAM) -> Endpoint:
 def _tuple_endpoint(host: object, port: object, style: Style) -> Endpoint:
     if host is None:
         host = ""
-    address = HostAddress(host, port)
-    text = f"tcp://{address}"
-    parsed = parse_endpoint(text)
-    return Endpoint(style, parsed.namespace, parsed.address)
+    return Endpoint(style, None, HostAddress(host, port))
 
 
 def endpoints_of(values: Iterable[EndpointLike], style: Style) -> list[Endpoint]:

@@ -69,8 +69,11 @@ class ResolutionError(AddressError, OSError):
         self, reason: str, *, text: str | None = None, errno_: int | None = None
     ) -> None:
         AddressError.__init__(self, reason, text=text)
-        self.errno = errno_
-        self.strerror = reason
+        if errno_ is not None:
+            # OSError prints "[Errno N] strerror" once both are set (even to None,
+            # hence the test): keep the whole message in ``strerror``.
+            self.errno = errno_
+            self.strerror = self._render()
 
 
 class OptionError(AiosockError, ValueError):

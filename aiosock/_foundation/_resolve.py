@@ -40,7 +40,7 @@ async def resolve_endpoint(
     if endpoint.style is Style.RAW:
         if isinstance(endpoint.protocol, int):
             return (endpoint,)
-        number = await _protocol_number(endpoint.protocol)
+        number = await _protocol_number(endpoint.protocol, str(endpoint))
         return (Endpoint(Style.RAW, endpoint.namespace, None, number),)
     address = endpoint.address
     if not isinstance(address, HostAddress):
@@ -75,11 +75,11 @@ async def resolve_endpoint(
     return tuple(seen)
 
 
-async def _protocol_number(name: str) -> int:
+async def _protocol_number(name: str, text: str) -> int:
     loop = asyncio.get_running_loop()
     try:
         return await loop.run_in_executor(None, socket.getprotobyname, name)
     except OSError as exc:
         raise ResolutionError(
-            f"no protocol named {name!r} in the protocols database", text=name
+            f"no protocol named {name!r} in the protocols database", text=text
         ) from exc
