@@ -10,6 +10,7 @@ from ._foundation._addresses import LocalAddress as LocalAddress
 from ._foundation._addresses import from_sockaddr as from_sockaddr
 from ._foundation._concepts import Namespace as Namespace
 from ._foundation._concepts import Style as Style
+from ._foundation._credentials import Credentials as Credentials
 from ._foundation._endpoints import Endpoint as Endpoint
 from ._foundation._endpoints import as_endpoint as as_endpoint
 from ._foundation._endpoints import parse_endpoint as parse_endpoint
@@ -32,6 +33,7 @@ __all__ = [
     "BusyResourceError",
     "ClosedResourceError",
     "ConfigError",
+    "Credentials",
     "Endpoint",
     "HostAddress",
     "IncompleteReadError",
