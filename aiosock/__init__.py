@@ -3,6 +3,10 @@
 This module is the public facade: it only re-exports names from private modules.
 """
 
+from ._core._protocols import BufferedAdapter as BufferedAdapter
+from ._core._protocols import connect_protocol as connect_protocol
+from ._core._protocols import serve_protocol as serve_protocol
+from ._core._server import Server as Server
 from ._foundation._addresses import HostAddress as HostAddress
 from ._foundation._addresses import Inet6Address as Inet6Address
 from ._foundation._addresses import InetAddress as InetAddress
@@ -24,9 +28,23 @@ from ._foundation._errors import IncompleteReadError as IncompleteReadError
 from ._foundation._errors import OptionError as OptionError
 from ._foundation._errors import ResolutionError as ResolutionError
 from ._foundation._loop import run as run
+from ._highlevel._api import connect as connect
+from ._highlevel._api import serve as serve
+from ._highlevel._api import stream_pair as stream_pair
+from ._highlevel._api import wrap_socket as wrap_socket
+from ._highlevel._stream import Stream as Stream
 from ._version import __version__ as __version__
 
 __all__ = [
+    "BufferedAdapter",
+    "Server",
+    "Stream",
+    "connect",
+    "connect_protocol",
+    "serve",
+    "serve_protocol",
+    "stream_pair",
+    "wrap_socket",
     "AddressError",
     "AiosockError",
     "BrokenResourceError",

@@ -81,7 +81,7 @@ def _check_protocol(value: object) -> int | str:
     raise AddressError(f"'protocol' must be an int or a protocol name (got {value!r})")
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Endpoint:
     """Where to connect, bind or listen: a style, a namespace and an address.
 
@@ -214,6 +214,9 @@ class Endpoint:
         from ._resolve import resolve_endpoint
 
         return await resolve_endpoint(self, passive=passive)
+
+    def __repr__(self) -> str:
+        return f"Endpoint({str(self)!r})"
 
     def __str__(self) -> str:
         if self.style is Style.RAW:

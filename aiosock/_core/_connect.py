@@ -1,0 +1,174 @@
+"""Outgoing connections: resolution, happy eyeballs, options, local binding.
+
+Strategy: resolve the endpoint, interleave the address families (RFC 8305), and
+race connection attempts staggered by ``happy_eyeballs_delay`` on non-blocking
+sockets with ``loop.sock_connect`` (both loops have it; uvloop's
+``create_connection`` has no happy eyeballs of its own). The first socket to
+connect wins; the others are cancelled and closed. The whole thing, resolution
+included, runs under one timeout. The connected socket is then handed to the
+loop's ``create_connection``/``create_unix_connection`` with ``sock=``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from typing import TYPE_CHECKING, Any
+
+from .._foundation._addresses import HostAddress, LocalAddress
+from .._foundation._errors import AddressError, translate_os_error
+from ._options import apply_options, split_options
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from .._foundation._concepts import Namespace
+    from .._foundation._endpoints import Endpoint
+
+__all__ = ["DEFAULT_HAPPY_EYEBALLS_DELAY", "interleave", "open_connected_socket"]
+
+#: Seconds between connection attempts to successive addresses (RFC 8305).
+DEFAULT_HAPPY_EYEBALLS_DELAY = 0.25
+
+
+def interleave(endpoints: Sequence[Endpoint]) -> list[Endpoint]:
+    """Alternate address families, keeping the resolver's order within each."""
+    first = endpoints[0].namespace if endpoints else None
+    same = [e for e in endpoints if e.namespace is first]
+    other = [e for e in endpoints if e.namespace is not first]
+    result: list[Endpoint] = []
+    for i in range(max(len(same), len(other))):
+        if i < len(same):
+            result.append(same[i])
+        if i < len(other):
+            result.append(other[i])
+    return result
+
+
+async def _attempt(
+    endpoint: Endpoint,
+    local: Endpoint | None,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+) -> socket.socket:
+    namespace, address = endpoint.namespace, endpoint.address
+    if namespace is None or address is None or isinstance(address, HostAddress):
+        raise AddressError(f"expected a resolved endpoint, got {endpoint}")
+    sock = socket.socket(namespace.family, endpoint.style.type)
+    try:
+        sock.setblocking(False)
+        apply_options(sock, before)
+        if local is not None and local.address is not None:
+            local_address = local.address
+            assert not isinstance(local_address, HostAddress)
+            sock.bind(local_address.to_sockaddr())
+        apply_options(sock, after)
+        await asyncio.get_running_loop().sock_connect(sock, address.to_sockaddr())
+    except OSError as exc:
+        sock.close()
+        raise translate_os_error(exc, f"connect to {endpoint}") from exc
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def _local_for(
+    local: Endpoint | None, namespace: Namespace | None
+) -> Endpoint | None:
+    if local is None:
+        return None
+    for candidate in await local.resolve(passive=True):
+        if candidate.namespace is namespace:
+            return candidate
+    return None
+
+
+async def open_connected_socket(
+    endpoint: Endpoint,
+    *,
+    local: Endpoint | None = None,
+    options: Mapping[str, Any] | None = None,
+    happy_eyeballs_delay: float = DEFAULT_HAPPY_EYEBALLS_DELAY,
+) -> socket.socket:
+    """Return a non-blocking socket connected to ``endpoint``.
+
+    Raises:
+        OSError: Every attempt failed; the first error is raised (its class kept),
+            with the others added as notes.
+    """
+    before, after = split_options(dict(options or {}))
+    candidates = interleave(await endpoint.resolve())
+    attempts: list[tuple[Endpoint, Endpoint | None]] = []
+    for candidate in candidates:
+        if isinstance(candidate.address, LocalAddress):
+            attempts.append((candidate, None))
+            continue
+        bind_to = await _local_for(local, candidate.namespace)
+        if local is not None and bind_to is None:
+            continue
+        attempts.append((candidate, bind_to))
+    if not attempts:
+        raise OSError(
+            f"no address of {endpoint} is in the namespace of local address {local}"
+        )
+    if len(attempts) == 1:
+        target, bind_to = attempts[0]
+        return await _attempt(target, bind_to, before, after)
+    return await _race(attempts, before, after, happy_eyeballs_delay)
+
+
+async def _race(
+    attempts: list[tuple[Endpoint, Endpoint | None]],
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    delay: float,
+) -> socket.socket:
+    loop = asyncio.get_running_loop()
+    pending: set[asyncio.Task[socket.socket]] = set()
+    errors: list[BaseException] = []
+    winner: socket.socket | None = None
+    try:
+        for target, bind_to in attempts:
+            pending.add(loop.create_task(_attempt(target, bind_to, before, after)))
+            done, _ = await asyncio.wait(
+                pending, timeout=delay, return_when=asyncio.FIRST_COMPLETED
+            )
+            winner = _collect(done, pending, errors)
+            if winner is not None:
+                return winner
+        while pending:
+            done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            winner = _collect(done, pending, errors)
+            if winner is not None:
+                return winner
+    finally:
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(BaseException):
+                sock = await task
+                sock.close()
+    first = errors[0]
+    for other in errors[1:]:
+        first.add_note(f"also: {other}")
+    raise first
+
+
+def _collect(
+    done: set[asyncio.Task[socket.socket]],
+    pending: set[asyncio.Task[socket.socket]],
+    errors: list[BaseException],
+) -> socket.socket | None:
+    winner: socket.socket | None = None
+    for task in done:
+        pending.discard(task)
+        exc = task.exception()
+        if exc is not None:
+            errors.append(exc)
+        elif winner is None:
+            winner = task.result()
+        else:
+            task.result().close()
+    return winner

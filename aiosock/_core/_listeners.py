@@ -1,0 +1,254 @@
+"""Listening sockets: resolve, create, set options, bind, listen.
+
+Strategy: aiosock makes its listening sockets itself instead of letting the loop's
+``create_server`` do it, so that options go on before ``bind`` and socket files get
+the handling the manual's "Local Namespace" section asks for:
+
+- a socket file is created with the mode asked for (default ``0o600``): the umask
+  is tightened around ``bind`` so that the file never exists with a wider mode;
+- a stale file left by a dead server is replaced; a file with a live server behind
+  it (a ``connect`` to it succeeds) is never stolen; a path that is not a socket is
+  an error;
+- the file is removed when the listener closes, unless another socket has since
+  taken its place.
+
+Internet listeners get ``SO_REUSEADDR`` (as asyncio's ``create_server`` does) and
+IPv6 ones ``IPV6_V6ONLY``, so ``tcp://:PORT`` can bind both families side by side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import socket
+import stat
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .._foundation._addresses import (
+    HostAddress,
+    Inet6Address,
+    InetAddress,
+    LocalAddress,
+    from_sockaddr,
+)
+from .._foundation._concepts import Namespace, Style
+from .._foundation._endpoints import Endpoint
+from .._foundation._errors import AddressError, translate_os_error
+from ._options import apply_options, split_options
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+__all__ = ["DEFAULT_SOCKET_MODE", "Listener", "adopt_listener", "bind_listeners"]
+
+#: The mode of socket files aiosock creates, unless told otherwise.
+DEFAULT_SOCKET_MODE = 0o600
+
+
+@attrs.define(eq=False)
+class Listener:
+    """A bound, listening socket and what is needed to close it cleanly."""
+
+    sock: socket.socket
+    endpoint: Endpoint
+    #: (st_dev, st_ino) of the socket file we created, to remove it on close.
+    file_id: tuple[int, int] | None = None
+    path: str | None = None
+
+    def close(self) -> None:
+        """Close the socket and remove its file if it is still ours."""
+        self.sock.close()
+        if self.path is not None and self.file_id is not None:
+            with contextlib.suppress(OSError):
+                st = os.lstat(self.path)
+                if (st.st_dev, st.st_ino) == self.file_id and stat.S_ISSOCK(st.st_mode):
+                    os.unlink(self.path)
+            self.file_id = None
+
+
+def _bound_endpoint(sock: socket.socket, style: Style) -> Endpoint:
+    address = from_sockaddr(sock.family, sock.getsockname())
+    return Endpoint(style, address.namespace, address)
+
+
+def _prepare_local_path(path: str) -> None:
+    """Remove a stale socket file at ``path``; refuse a live one or a non-socket."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(st.st_mode):
+        raise OSError(
+            errno.EADDRINUSE,
+            f"cannot listen on {path!r}: the path exists and is not a socket",
+        )
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.setblocking(False)
+        probe.connect(path)
+    except ConnectionRefusedError:
+        # Nobody listens: a stale file from a dead server. Replace it.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        return
+    except BlockingIOError:
+        pass  # a live server with a full backlog
+    except OSError as exc:
+        if exc.errno == errno.EPROTOTYPE:
+            # A socket of another type (datagram, seqpacket) is bound there.
+            probe.close()
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            try:
+                probe.connect(path)
+            except ConnectionRefusedError:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+                return
+            except OSError:
+                pass
+    finally:
+        probe.close()
+    raise OSError(
+        errno.EADDRINUSE,
+        f"cannot listen on {path!r}: a live server is already listening there",
+    )
+
+
+def _bind_local(
+    sock: socket.socket, address: LocalAddress, mode: int
+) -> tuple[int, int] | None:
+    if address.is_abstract:
+        sock.bind(address.to_sockaddr())
+        return None
+    path = address.path
+    _prepare_local_path(path)
+    old_umask = os.umask(0o777 & ~mode)
+    try:
+        sock.bind(path)
+    finally:
+        os.umask(old_umask)
+    os.chmod(path, mode)
+    st = os.lstat(path)
+    return (st.st_dev, st.st_ino)
+
+
+def make_bound_socket(
+    endpoint: Endpoint,
+    *,
+    options: Mapping[str, Any] | None = None,
+    mode: int = DEFAULT_SOCKET_MODE,
+    listening: bool = True,
+) -> tuple[socket.socket, tuple[int, int] | None]:
+    """Create a non-blocking socket for a concrete ``endpoint``, set options, bind.
+
+    Returns:
+        The socket and, for a socket file, its ``(st_dev, st_ino)``.
+    """
+    namespace, address = endpoint.namespace, endpoint.address
+    if namespace is None or address is None or isinstance(address, HostAddress):
+        raise AddressError(f"expected a resolved endpoint, got {endpoint}")
+    values = dict(options or {})
+    if namespace is not Namespace.LOCAL and listening:
+        values.setdefault("reuse_address", True)
+    if namespace is Namespace.INET6:
+        values.setdefault("v6_only", True)
+    before_bind, after_bind = split_options(values)
+    sock = socket.socket(namespace.family, endpoint.style.type)
+    try:
+        sock.setblocking(False)
+        apply_options(sock, before_bind)
+        file_id = None
+        if isinstance(address, LocalAddress):
+            file_id = _bind_local(sock, address, mode)
+        else:
+            sock.bind(address.to_sockaddr())
+        apply_options(sock, after_bind)
+    except OSError as exc:
+        sock.close()
+        raise translate_os_error(exc, f"bind {endpoint}") from exc
+    except BaseException:
+        sock.close()
+        raise
+    return sock, file_id
+
+
+async def bind_listeners(
+    endpoints: Sequence[Endpoint],
+    *,
+    backlog: int,
+    options: Mapping[str, Any] | None = None,
+    mode: int = DEFAULT_SOCKET_MODE,
+) -> list[Listener]:
+    """Resolve ``endpoints`` (passively) and return a listener for each address.
+
+    All or nothing: if one bind fails, the sockets already made are closed.
+    A ``tcp://:PORT`` endpoint binds every family the host has; with port 0 the
+    later families reuse the port the kernel chose for the first.
+    """
+    listeners: list[Listener] = []
+    try:
+        for endpoint in endpoints:
+            concrete = await endpoint.resolve(passive=True)
+            chosen_port: int | None = None
+            for item in concrete:
+                if chosen_port is not None:
+                    item = _with_port(item, chosen_port)  # noqa: PLW2901
+                listener = _listen(item, backlog=backlog, options=options, mode=mode)
+                listeners.append(listener)
+                bound = listener.endpoint.address
+                if len(concrete) > 1 and isinstance(bound, InetAddress | Inet6Address):
+                    chosen_port = bound.port
+    except BaseException:
+        for listener in listeners:
+            listener.close()
+        raise
+    return listeners
+
+
+def _with_port(endpoint: Endpoint, port: int) -> Endpoint:
+    """Give an any-port internet endpoint the port chosen for its sibling."""
+    address = endpoint.address
+    if isinstance(address, InetAddress | Inet6Address) and address.port == 0:
+        return attrs.evolve(endpoint, address=attrs.evolve(address, port=port))
+    return endpoint
+
+
+def _listen(
+    endpoint: Endpoint,
+    *,
+    backlog: int,
+    options: Mapping[str, Any] | None,
+    mode: int,
+) -> Listener:
+    sock, file_id = make_bound_socket(endpoint, options=options, mode=mode)
+    listener = Listener(sock, _bound_endpoint(sock, endpoint.style), file_id)
+    address = endpoint.address
+    if isinstance(address, LocalAddress) and not address.is_abstract:
+        listener.path = address.path
+    try:
+        sock.listen(backlog)
+    except OSError as exc:
+        listener.close()
+        raise translate_os_error(exc, f"listen on {endpoint}") from exc
+    return listener
+
+
+def adopt_listener(sock: socket.socket) -> Listener:
+    """Wrap an already bound and listening socket (systemd socket activation).
+
+    Raises:
+        AddressError: The socket is not a listening stream socket.
+    """
+    if sock.type not in (socket.SOCK_STREAM, socket.SOCK_SEQPACKET):
+        raise AddressError(f"expected a stream socket to listen on, got {sock!r}")
+    try:
+        accepting = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+    except OSError:
+        accepting = 1
+    if not accepting:
+        raise AddressError(f"expected a listening socket, got {sock!r}")
+    sock.setblocking(False)
+    return Listener(sock, _bound_endpoint(sock, Style.from_type(sock.type)))

@@ -1,0 +1,337 @@
+"""``serve_protocol`` and ``connect_protocol``: the callback core.
+
+Strategy: users' ordinary ``asyncio.Protocol`` factories run on the loop's own
+transports, with nothing added to the per-message path on uvloop. On the default
+loop a plain ``Protocol`` is fed through :class:`BufferedAdapter`, which reads into
+one receive buffer shared by the loop's connections and copies each read out once:
+the selector loop's plain-protocol path allocates a fresh 256 KiB buffer per read,
+which is several times slower. A ``BufferedProtocol`` is used as it is.
+
+The server needs to know when each connection ends (for ``max_connections`` and
+``aclose``). It learns it by wrapping ``connection_lost``, which is called once per
+connection, never by wrapping the data path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl as ssl_module
+from typing import TYPE_CHECKING, Any
+
+from .._foundation._concepts import Style
+from .._foundation._endpoints import Endpoint, EndpointLike, as_endpoint
+from .._foundation._loop import current_loop_name
+from ._buffers import shared_buffer
+from ._connect import DEFAULT_HAPPY_EYEBALLS_DELAY, open_connected_socket
+from ._listeners import DEFAULT_SOCKET_MODE, Listener, adopt_listener, bind_listeners
+from ._server import Server
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+__all__ = [
+    "BufferedAdapter",
+    "connect_protocol",
+    "make_transport",
+    "serve_protocol",
+    "server_hostname_for",
+    "start_server",
+]
+
+
+class BufferedAdapter(asyncio.BufferedProtocol):
+    """Feed a plain ``Protocol`` from the loop's shared receive buffer.
+
+    Every callback is passed on to the wrapped protocol; reads are copied out of
+    the shared buffer once and given to its ``data_received``.
+    """
+
+    __slots__ = ("_data_received", "_on_lost", "_view", "protocol")
+
+    def __init__(
+        self,
+        protocol: asyncio.Protocol,
+        loop: asyncio.AbstractEventLoop,
+        on_lost: Callable[[], None] | None = None,
+    ) -> None:
+        self.protocol = protocol
+        self._view = shared_buffer(loop)
+        self._data_received = protocol.data_received
+        self._on_lost = on_lost
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Pass the transport on."""
+        self.protocol.connection_made(transport)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        """Lend the loop's shared receive buffer."""
+        return self._view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """Copy the bytes read out of the buffer and deliver them."""
+        self._data_received(bytes(self._view[:nbytes]))
+
+    def eof_received(self) -> bool | None:
+        """Pass end of stream on."""
+        return self.protocol.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Pass the loss on, then tell the server."""
+        try:
+            self.protocol.connection_lost(exc)
+        finally:
+            if self._on_lost is not None:
+                self._on_lost()
+
+    def pause_writing(self) -> None:
+        """Pass flow control on."""
+        self.protocol.pause_writing()
+
+    def resume_writing(self) -> None:
+        """Pass flow control on."""
+        self.protocol.resume_writing()
+
+
+def _track(
+    protocol: asyncio.BaseProtocol,
+    loop: asyncio.AbstractEventLoop,
+    on_lost: Callable[[], None] | None,
+) -> asyncio.BaseProtocol:
+    """Return what to give the transport for ``protocol`` on ``loop``."""
+    buffered = isinstance(protocol, asyncio.BufferedProtocol)
+    if (
+        not buffered
+        and isinstance(protocol, asyncio.Protocol)
+        and current_loop_name(loop) != "uvloop"
+    ):
+        return BufferedAdapter(protocol, loop, on_lost)
+    if on_lost is not None:
+        original = protocol.connection_lost
+
+        def connection_lost(exc: Exception | None) -> None:
+            try:
+                original(exc)
+            finally:
+                on_lost()
+
+        try:
+            protocol.connection_lost = connection_lost  # type: ignore[method-assign]
+        except AttributeError:
+            # A protocol with __slots__ and no __dict__: wrap it whole instead.
+            if isinstance(protocol, asyncio.Protocol):
+                return _WholeWrapper(protocol, on_lost)
+            raise
+    return protocol
+
+
+class _WholeWrapper(asyncio.Protocol):
+    """A delegating wrapper for slotted protocols whose methods cannot be patched."""
+
+    def __init__(self, protocol: asyncio.Protocol, on_lost: Callable[[], None]) -> None:
+        self.protocol = protocol
+        self.data_received = protocol.data_received  # type: ignore[method-assign]
+        self._on_lost = on_lost
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.protocol.connection_made(transport)
+
+    def eof_received(self) -> bool | None:
+        return self.protocol.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        try:
+            self.protocol.connection_lost(exc)
+        finally:
+            self._on_lost()
+
+    def pause_writing(self) -> None:
+        self.protocol.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.protocol.resume_writing()
+
+
+async def make_transport(
+    sock: socket.socket,
+    factory: Callable[[], asyncio.BaseProtocol],
+    *,
+    ssl: ssl_module.SSLContext | None = None,
+    server_side: bool = False,
+    server_hostname: str | None = None,
+) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
+    """Wrap a connected socket in a transport of the running loop."""
+    loop = asyncio.get_running_loop()
+    if server_side:
+        pair = await loop.connect_accepted_socket(factory, sock, ssl=ssl)
+    elif sock.family == socket.AF_UNIX:
+        pair = await loop.create_unix_connection(
+            factory, sock=sock, ssl=ssl, server_hostname=server_hostname
+        )
+    else:
+        pair = await loop.create_connection(
+            factory, sock=sock, ssl=ssl, server_hostname=server_hostname
+        )
+    transport, protocol = pair
+    return transport, protocol
+
+
+def server_hostname_for(
+    endpoint: Endpoint, ssl: ssl_module.SSLContext | None
+) -> str | None:
+    """The name to check the server's certificate against, for TLS clients."""
+    if ssl is None or endpoint.address is None:
+        return None
+    host = getattr(endpoint.address, "host", None)
+    return host or "localhost"
+
+
+async def start_server(
+    run_connection: Callable[[socket.socket], Any],
+    endpoints: tuple[EndpointLike, ...],
+    *,
+    backlog: int,
+    options: Mapping[str, Any] | None,
+    max_connections: int | None,
+    sock: socket.socket | list[socket.socket] | None,
+    mode: int,
+) -> Server:
+    """Bind (or adopt) listeners and start a :class:`Server` on them."""
+    listeners: list[Listener] = []
+    socks = [] if sock is None else [sock] if isinstance(sock, socket.socket) else sock
+    for existing in socks:
+        listeners.append(adopt_listener(existing))
+    parsed = [as_endpoint(e, Style.STREAM) for e in endpoints]
+    if not parsed and not listeners:
+        raise ValueError("expected at least one endpoint or an existing socket")
+    listeners += await bind_listeners(
+        parsed, backlog=backlog, options=options, mode=mode
+    )
+    server = Server(listeners, run_connection, max_connections=max_connections)
+    server.start()
+    return server
+
+
+async def serve_protocol(
+    factory: Callable[[], asyncio.BaseProtocol],
+    *endpoints: EndpointLike,
+    backlog: int = 511,
+    options: Mapping[str, Any] | None = None,
+    max_connections: int | None = None,
+    ssl: ssl_module.SSLContext | None = None,
+    sock: socket.socket | list[socket.socket] | None = None,
+    mode: int = DEFAULT_SOCKET_MODE,
+) -> Server:
+    """Serve ``asyncio`` protocols made by ``factory`` on ``endpoints``.
+
+    Each accepted connection gets ``factory()``; the protocol's callbacks are
+    called straight by the loop's transport (on the default loop a plain
+    ``Protocol`` is fed from a shared receive buffer, which is faster there).
+
+    Args:
+        factory: A zero-argument callable returning an ``asyncio.Protocol`` or
+            ``asyncio.BufferedProtocol``.
+        *endpoints: Stream endpoints to listen on (text such as
+            ``"tcp://127.0.0.1:0"`` or ``"unix:/run/app.sock"``, or typed values).
+        backlog: The ``listen()`` backlog.
+        options: Socket options for every listening socket (set before ``bind``
+            where it matters); accepted sockets inherit most of them.
+        max_connections: Stop accepting at this many open connections.
+        ssl: Serve TLS with this server-side context.
+        sock: Already listening socket(s) to adopt (socket activation).
+        mode: The file mode of socket files created for ``unix:`` endpoints.
+
+    Returns:
+        The running :class:`~aiosock.Server`.
+    """
+    loop = asyncio.get_running_loop()
+
+    async def run_connection(conn: socket.socket) -> None:
+        lost = loop.create_future()
+
+        def on_lost() -> None:
+            if not lost.done():
+                lost.set_result(None)
+
+        def make() -> asyncio.BaseProtocol:
+            return _track(factory(), loop, on_lost)
+
+        try:
+            transport, _ = await make_transport(conn, make, ssl=ssl, server_side=True)
+        except BaseException:
+            conn.close()
+            raise
+        try:
+            await lost
+        finally:
+            if not lost.done():
+                transport.abort()
+
+    return await start_server(
+        run_connection,
+        endpoints,
+        backlog=backlog,
+        options=options,
+        max_connections=max_connections,
+        sock=sock,
+        mode=mode,
+    )
+
+
+async def connect_protocol(
+    factory: Callable[[], asyncio.BaseProtocol],
+    endpoint: EndpointLike,
+    *,
+    timeout: float | None = None,
+    local: EndpointLike | None = None,
+    options: Mapping[str, Any] | None = None,
+    ssl: ssl_module.SSLContext | None = None,
+    server_hostname: str | None = None,
+    happy_eyeballs_delay: float = DEFAULT_HAPPY_EYEBALLS_DELAY,
+) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
+    """Connect to a stream ``endpoint`` and run ``factory()``'s protocol on it.
+
+    Args:
+        factory: A zero-argument callable returning an asyncio protocol.
+        endpoint: Where to connect (``"tcp://host:port"``, ``"unix:path"``, ...).
+        timeout: Seconds for the whole operation, resolution included.
+        local: The local address to bind before connecting.
+        options: Socket options to set before connecting.
+        ssl: Connect with TLS using this client-side context.
+        server_hostname: The name to check the certificate against (default: the
+            endpoint's host).
+        happy_eyeballs_delay: Seconds between attempts to successive addresses.
+
+    Returns:
+        The transport and the protocol (as given to the transport: on the default
+        loop a plain protocol is wrapped in a :class:`BufferedAdapter`, whose
+        ``protocol`` attribute is yours).
+
+    Raises:
+        TimeoutError: ``timeout`` passed first.
+        OSError: The connection failed (``ConnectionRefusedError``,
+            ``FileNotFoundError``, ...).
+        AddressError: The endpoint is malformed or not a stream endpoint.
+    """
+    loop = asyncio.get_running_loop()
+    target = as_endpoint(endpoint, Style.STREAM)
+    bind_to = None if local is None else as_endpoint(local, Style.STREAM)
+    if server_hostname is None:
+        server_hostname = server_hostname_for(target, ssl)
+    async with asyncio.timeout(timeout):
+        sock = await open_connected_socket(
+            target,
+            local=bind_to,
+            options=options,
+            happy_eyeballs_delay=happy_eyeballs_delay,
+        )
+        try:
+            return await make_transport(
+                sock,
+                lambda: _track(factory(), loop, None),
+                ssl=ssl,
+                server_hostname=server_hostname,
+            )
+        except BaseException:
+            sock.close()
+            raise

@@ -1,0 +1,207 @@
+"""``connect``, ``serve`` and ``stream_pair``: streams for the stream style.
+
+Strategy: the core makes and connects sockets; this module puts a :class:`Stream`
+(in the flavour fastest on the running loop) on each and, for servers, runs the
+user's handler in the connection's task. The handler's stream is closed when the
+handler returns (flushing what was sent) or aborted when it is cancelled; an
+exception from a handler is logged with the peer's address and touches nothing
+else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl as ssl_module
+from typing import TYPE_CHECKING, Any
+
+from .._core._connect import DEFAULT_HAPPY_EYEBALLS_DELAY, open_connected_socket
+from .._core._listeners import DEFAULT_SOCKET_MODE
+from .._core._protocols import make_transport, server_hostname_for, start_server
+from .._foundation._concepts import Namespace, Style
+from .._foundation._endpoints import EndpointLike, as_endpoint
+from ._stream import Stream, stream_class
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Mapping
+
+    from .._core._server import Server
+
+__all__ = ["connect", "serve", "stream_pair", "wrap_socket"]
+
+logger = logging.getLogger("aiosock.server")
+
+
+async def wrap_socket(
+    sock: socket.socket,
+    *,
+    ssl: ssl_module.SSLContext | None = None,
+    server_side: bool = False,
+    server_hostname: str | None = None,
+) -> Stream:
+    """Return a :class:`Stream` over an already connected stream socket.
+
+    The stream takes ownership of ``sock``.
+    """
+    loop = asyncio.get_running_loop()
+    sock.setblocking(False)
+    cls = stream_class(loop)
+    stream = cls(loop, half_close=ssl is None)
+    await make_transport(
+        sock,
+        lambda: stream,
+        ssl=ssl,
+        server_side=server_side,
+        server_hostname=server_hostname,
+    )
+    return stream
+
+
+async def connect(
+    endpoint: EndpointLike,
+    *,
+    timeout: float | None = None,
+    local: EndpointLike | None = None,
+    options: Mapping[str, Any] | None = None,
+    ssl: ssl_module.SSLContext | None = None,
+    server_hostname: str | None = None,
+    happy_eyeballs_delay: float = DEFAULT_HAPPY_EYEBALLS_DELAY,
+) -> Stream:
+    """Connect to a stream endpoint and return a :class:`Stream`.
+
+    Host names are resolved through the running loop; when they give several
+    addresses, attempts are raced with happy eyeballs (RFC 8305) on both loops.
+
+    Args:
+        endpoint: ``"tcp://host:port"``, ``"tcp6://…"``, ``"unix:/path"``,
+            ``"unix:@name"``, an address object or a ``(host, port)`` tuple.
+        timeout: Seconds for the whole operation, resolution included.
+        local: A local address to bind before connecting.
+        options: Socket options to set before connecting (``{"no_delay": True}``).
+        ssl: Connect with TLS using this client-side ``ssl.SSLContext``.
+        server_hostname: The name to check the certificate against (default:
+            the endpoint's host).
+        happy_eyeballs_delay: Seconds between attempts to successive addresses.
+
+    Returns:
+        The connected stream.
+
+    Raises:
+        TimeoutError: ``timeout`` passed first.
+        OSError: The connection failed; its class is kept
+            (``ConnectionRefusedError``, ``FileNotFoundError``, ...).
+        AddressError: The endpoint is malformed or not of the stream style.
+    """
+    target = as_endpoint(endpoint, Style.STREAM)
+    bind_to = None if local is None else as_endpoint(local, Style.STREAM)
+    if server_hostname is None:
+        server_hostname = server_hostname_for(target, ssl)
+    async with asyncio.timeout(timeout):
+        sock = await open_connected_socket(
+            target,
+            local=bind_to,
+            options=options,
+            happy_eyeballs_delay=happy_eyeballs_delay,
+        )
+        try:
+            return await wrap_socket(sock, ssl=ssl, server_hostname=server_hostname)
+        except BaseException:
+            sock.close()
+            raise
+
+
+async def serve(
+    handler: Callable[[Stream], Awaitable[object]],
+    *endpoints: EndpointLike,
+    backlog: int = 511,
+    options: Mapping[str, Any] | None = None,
+    max_connections: int | None = None,
+    ssl: ssl_module.SSLContext | None = None,
+    sock: socket.socket | list[socket.socket] | None = None,
+    mode: int = DEFAULT_SOCKET_MODE,
+) -> Server:
+    """Serve ``handler(stream)`` for every connection to ``endpoints``.
+
+    Each connection runs in its own task; when the handler returns, its stream is
+    closed (data already sent is still delivered). An exception from a handler
+    is logged with the peer's address and affects no other connection.
+
+    Args:
+        handler: An async callable taking the connection's :class:`Stream`.
+        *endpoints: Stream endpoints to listen on; several, of mixed namespaces,
+            may be given. ``"tcp://:PORT"`` binds every address family.
+        backlog: The ``listen()`` backlog.
+        options: Socket options for the listening sockets.
+        max_connections: Stop accepting at this many open connections; resume
+            below it (excess clients wait in the kernel's backlog).
+        ssl: Serve TLS with this server-side ``ssl.SSLContext``.
+        sock: Already listening socket(s) to adopt (as systemd passes them).
+        mode: The file mode of socket files made for ``unix:`` endpoints.
+
+    Returns:
+        The running :class:`~aiosock.Server`; ``server.endpoints`` lists what is
+        bound, with port 0 resolved.
+    """
+    loop = asyncio.get_running_loop()
+    cls = stream_class(loop)
+    half_close = ssl is None
+
+    async def run_connection(conn: socket.socket) -> None:
+        stream = cls(loop, half_close=half_close)
+        try:
+            await make_transport(conn, lambda: stream, ssl=ssl, server_side=True)
+        except BaseException:
+            conn.close()
+            raise
+        try:
+            await handler(stream)
+        except asyncio.CancelledError:
+            stream.abort()
+            raise
+        except Exception as exc:
+            try:
+                peer = str(stream.peer_address)
+            except Exception:
+                peer = "?"
+            logger.error(
+                "handler for peer %s raised", peer or "(unnamed)", exc_info=exc
+            )
+            await stream.aclose()
+        else:
+            await stream.aclose()
+
+    return await start_server(
+        run_connection,
+        endpoints,
+        backlog=backlog,
+        options=options,
+        max_connections=max_connections,
+        sock=sock,
+        mode=mode,
+    )
+
+
+async def stream_pair(
+    namespace: Namespace = Namespace.LOCAL,
+) -> tuple[Stream, Stream]:
+    """Return two connected streams (the manual's ``socketpair``).
+
+    Args:
+        namespace: :attr:`~aiosock.Namespace.LOCAL` (the default; unnamed
+            Unix-domain sockets), or an internet namespace (a loopback pair).
+    """
+    a, b = socket.socketpair(namespace.family, socket.SOCK_STREAM)
+    try:
+        first = await wrap_socket(a)
+    except BaseException:
+        a.close()
+        b.close()
+        raise
+    try:
+        second = await wrap_socket(b)
+    except BaseException:
+        first.abort()
+        b.close()
+        raise
+    return first, second

@@ -1,0 +1,548 @@
+"""``Stream``: a byte stream over a connected socket, as a coroutine API.
+
+Strategy (see PERFORMANCE.md in the design notes): the ``Stream`` object *is* the
+asyncio protocol of its transport, so the per-message path is one object and no
+extra calls. Its methods are plain functions returning awaitables: ``send`` writes
+at once and returns a done future shared by the connection unless the transport
+asked us to pause writing; ``receive`` returns buffered data in a done future, or
+parks one future that ``data_received`` completes with the data itself. No lock is
+taken and data is not copied, except that on the default loop the bytes are copied
+once out of a receive buffer shared by every connection of that loop (the
+``BufferedProtocol`` path avoids the default loop's 256 KiB allocation per read).
+On uvloop the plain ``Protocol`` path is faster, so each loop gets its flavour
+through :func:`stream_class`.
+
+Call order from the transport: ``connection_made -> (data_received |
+get_buffer/buffer_updated)* -> eof_received? -> connection_lost``, with
+``pause_writing``/``resume_writing`` pairs in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections import deque
+from typing import TYPE_CHECKING, Any, Final
+
+from .._core._buffers import shared_buffer
+from .._foundation._addresses import ConcreteAddress, from_sockaddr
+from .._foundation._errors import (
+    BrokenResourceError,
+    BusyResourceError,
+    ClosedResourceError,
+    IncompleteReadError,
+)
+from .._foundation._loop import current_loop_name
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+__all__ = ["DEFAULT_MAX_BYTES", "Stream", "stream_class"]
+
+#: The default ``max_bytes`` of :meth:`Stream.receive`.
+DEFAULT_MAX_BYTES: Final = 65536
+#: Reading pauses when this much received data waits unread, and resumes below half.
+READ_HIGH_WATER: Final = 256 * 1024
+
+# Waiter modes: what a parked receive future gets at end of stream.
+_RECEIVE, _ITERATE = 0, 1
+
+
+def _silence(fut: asyncio.Future[Any]) -> None:
+    """Mark a future's exception as retrieved (its waiter may have gone)."""
+    if fut.done() and not fut.cancelled():
+        fut.exception()
+
+
+class Stream(asyncio.Protocol):
+    """A connected byte stream: TCP, or a Unix-domain stream socket.
+
+    Get one from :func:`aiosock.connect`, from the handler argument of
+    :func:`aiosock.serve`, or from :func:`aiosock.stream_pair`. The asyncio
+    protocol callbacks (``connection_made`` and so on) are the transport's to call.
+
+    All ``send``/``receive`` methods are awaitable. One task at a time may receive;
+    a second concurrent receiver gets :class:`~aiosock.BusyResourceError`. Using
+    the stream after :meth:`aclose` raises :class:`~aiosock.ClosedResourceError`;
+    after the peer reset the connection, :class:`~aiosock.BrokenResourceError`.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_chunks",
+        "_closing",
+        "_done",
+        "_drain",
+        "_eof",
+        "_eof_sent",
+        "_error",
+        "_half_close",
+        "_local",
+        "_loop",
+        "_lost",
+        "_lost_waiter",
+        "_max_bytes",
+        "_mode",
+        "_options_view",
+        "_peer",
+        "_reading_paused",
+        "_size",
+        "_sock",
+        "_transport",
+        "_urgent",
+        "_waiter",
+        "_write_paused",
+    )
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop | None = None, *, half_close: bool = True
+    ) -> None:
+        self._loop = loop if loop is not None else asyncio.get_running_loop()
+        self._transport: asyncio.Transport | None = None
+        self._chunks: deque[bytes] | None = None
+        self._size = 0
+        self._eof = False
+        self._eof_sent = False
+        self._closing = False
+        self._lost = False
+        self._error: BaseException | None = None
+        self._waiter: asyncio.Future[Any] | None = None
+        self._mode = _RECEIVE
+        self._max_bytes = DEFAULT_MAX_BYTES
+        self._write_paused = False
+        self._reading_paused = False
+        self._drain: asyncio.Future[None] | None = None
+        self._done: asyncio.Future[None] | None = None
+        self._lost_waiter: asyncio.Future[None] | None = None
+        self._half_close = half_close
+        self._peer: ConcreteAddress | None = None
+        self._local: ConcreteAddress | None = None
+        self._sock: socket.socket | None = None
+        self._urgent: Any = None
+        self._options_view: Any = None
+
+    # -- protocol callbacks (called by the transport) -------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Take the transport (called once by the loop)."""
+        self._transport = transport  # type: ignore[assignment]
+        done = self._loop.create_future()
+        done.set_result(None)
+        self._done = done
+
+    def data_received(self, data: bytes) -> None:
+        """Deliver ``data`` to a parked receiver, or buffer it."""
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                if len(data) > self._max_bytes:
+                    self._push(data[self._max_bytes :])
+                    data = data[: self._max_bytes]
+                waiter.set_result(data)
+                return
+        self._push(data)
+
+    def _push(self, data: bytes) -> None:
+        chunks = self._chunks
+        if chunks is None:
+            chunks = self._chunks = deque()
+        chunks.append(data)
+        self._size += len(data)
+        if self._size > READ_HIGH_WATER and not self._reading_paused:
+            transport = self._transport
+            if transport is not None and not transport.is_closing():
+                self._reading_paused = True
+                transport.pause_reading()
+
+    def eof_received(self) -> bool:
+        """Note the end of the peer's data; keep our write side open (half-close)."""
+        self._eof = True
+        self._wake_at_end()
+        return self._half_close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Wake every waiter: with the error, or as end of stream."""
+        self._lost = True
+        if exc is not None and not self._closing:
+            self._error = exc
+        self._eof = True
+        self._wake_at_end()
+        drain = self._drain
+        if drain is not None:
+            self._drain = None
+            if not drain.done():
+                if self._error is not None:
+                    drain.set_exception(self._broken())
+                    _silence(drain)
+                else:
+                    drain.set_result(None)
+        lost = self._lost_waiter
+        if lost is not None and not lost.done():
+            lost.set_result(None)
+        if self._urgent is not None:
+            self._urgent.close()
+        if self._sock is not None:
+            self._sock.close()
+
+    def pause_writing(self) -> None:
+        """Note that the transport's write buffer is over its high-water mark."""
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        """Release senders waiting for the write buffer to drain."""
+        self._write_paused = False
+        drain = self._drain
+        if drain is not None:
+            self._drain = None
+            if not drain.done():
+                drain.set_result(None)
+
+    # -- receiving -------------------------------------------------------------
+
+    def _wake_at_end(self) -> None:
+        waiter = self._waiter
+        if waiter is None:
+            return
+        self._waiter = None
+        if waiter.done():
+            return
+        if self._error is not None:
+            waiter.set_exception(self._broken())
+            _silence(waiter)
+        elif self._closing:
+            waiter.set_exception(ClosedResourceError("the stream was closed"))
+            _silence(waiter)
+        elif self._mode == _ITERATE:
+            waiter.set_exception(StopAsyncIteration())
+            _silence(waiter)
+        else:
+            waiter.set_result(b"")
+
+    def _broken(self) -> BrokenResourceError:
+        error = self._error
+        exc = BrokenResourceError(f"the connection was broken: {error!r}")
+        exc.__cause__ = error
+        return exc
+
+    def _pop(self, max_bytes: int) -> bytes:
+        chunks = self._chunks
+        assert chunks is not None
+        data = chunks.popleft()
+        if len(data) > max_bytes:
+            chunks.appendleft(data[max_bytes:])
+            data = data[:max_bytes]
+        self._size -= len(data)
+        if self._reading_paused and self._size <= READ_HIGH_WATER // 2:
+            self._reading_paused = False
+            transport = self._transport
+            if transport is not None and not transport.is_closing():
+                transport.resume_reading()
+        return data
+
+    def _ready(self, value: Any) -> asyncio.Future[Any]:
+        fut = self._loop.create_future()
+        fut.set_result(value)
+        return fut
+
+    def _check_receive(self) -> None:
+        if self._closing:
+            raise ClosedResourceError("the stream was closed")
+        if self._waiter is not None:
+            raise BusyResourceError("another task is already receiving on this stream")
+
+    def receive(self, max_bytes: int = DEFAULT_MAX_BYTES) -> Awaitable[bytes]:
+        """Receive at most ``max_bytes`` bytes, waiting until some arrive.
+
+        Returns:
+            The bytes (``b""`` at end of stream, and on every call after it).
+
+        Raises:
+            ClosedResourceError: The stream was closed by this side.
+            BrokenResourceError: The connection was reset or aborted.
+            BusyResourceError: Another task is receiving.
+        """
+        self._check_receive()
+        if max_bytes < 1:
+            raise ValueError(f"'max_bytes' must be at least 1 (got {max_bytes})")
+        if self._chunks:
+            return self._ready(self._pop(max_bytes))
+        if self._eof:
+            if self._error is not None:
+                raise self._broken()
+            return self._ready(b"")
+        waiter: asyncio.Future[bytes] = self._loop.create_future()
+        self._waiter = waiter
+        self._mode = _RECEIVE
+        self._max_bytes = max_bytes
+        return waiter
+
+    def __aiter__(self) -> Stream:
+        return self
+
+    def __anext__(self) -> Awaitable[bytes]:
+        """Return the next chunk; stop at end of stream."""
+        self._check_receive()
+        if self._chunks:
+            return self._ready(self._pop(DEFAULT_MAX_BYTES))
+        if self._eof:
+            if self._error is not None:
+                raise self._broken()
+            raise StopAsyncIteration
+        waiter: asyncio.Future[bytes] = self._loop.create_future()
+        self._waiter = waiter
+        self._mode = _ITERATE
+        self._max_bytes = DEFAULT_MAX_BYTES
+        return waiter
+
+    async def receive_exactly(self, n: int) -> bytes:
+        """Receive exactly ``n`` bytes.
+
+        Raises:
+            IncompleteReadError: The stream ended first; ``.partial`` holds what came.
+        """
+        if n < 0:
+            raise ValueError(f"'n' must be at least 0 (got {n})")
+        parts = bytearray()
+        while len(parts) < n:
+            data = await self.receive(n - len(parts))
+            if not data:
+                raise IncompleteReadError(bytes(parts), n)
+            parts += data
+        return bytes(parts)
+
+    async def receive_until(
+        self, delimiter: bytes = b"\n", *, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> bytes:
+        """Receive up to and including ``delimiter``; the rest stays buffered.
+
+        Args:
+            delimiter: The non-empty byte string that ends the record.
+            max_bytes: The most to read without finding it (delimiter included).
+
+        Returns:
+            The bytes read, ending with ``delimiter``.
+
+        Raises:
+            IncompleteReadError: The stream ended first; ``.partial`` holds what came.
+            ValueError: ``max_bytes`` were read without finding the delimiter (they
+                stay buffered for the next receive).
+        """
+        if not delimiter:
+            raise ValueError("'delimiter' must not be empty")
+        parts = bytearray()
+        start = 0
+        while True:
+            index = parts.find(delimiter, start)
+            if index >= 0:
+                end = index + len(delimiter)
+                if end > max_bytes:
+                    self._unread(bytes(parts))
+                    raise ValueError(
+                        f"no delimiter {delimiter!r} within max_bytes={max_bytes}"
+                    )
+                if end < len(parts):
+                    self._unread(bytes(parts[end:]))
+                return bytes(parts[:end])
+            if len(parts) >= max_bytes:
+                self._unread(bytes(parts))
+                raise ValueError(
+                    f"no delimiter {delimiter!r} within max_bytes={max_bytes}"
+                )
+            start = max(0, len(parts) - len(delimiter) + 1)
+            data = await self.receive()
+            if not data:
+                raise IncompleteReadError(bytes(parts), None)
+            parts += data
+
+    def _unread(self, data: bytes) -> None:
+        if self._chunks is None:
+            self._chunks = deque()
+        self._chunks.appendleft(data)
+        self._size += len(data)
+
+    # -- sending ---------------------------------------------------------------
+
+    def send(self, data: bytes | bytearray | memoryview) -> Awaitable[None]:
+        """Send all of ``data``; the awaitable waits while the peer is slow.
+
+        The bytes are handed to the transport at once; the awaitable completes at
+        once unless the write buffer is over its high-water mark, in which case it
+        completes when the buffer drains below the low-water mark (so memory stays
+        bounded by the buffer limits).
+
+        Raises:
+            ClosedResourceError: The stream, or its write side, was closed here.
+            BrokenResourceError: The connection was reset or aborted.
+        """
+        transport = self._transport
+        if self._closing or self._eof_sent:
+            raise ClosedResourceError(
+                "the stream was closed" if self._closing else "send_eof() was called"
+            )
+        if self._lost or transport is None:
+            raise (
+                self._broken()
+                if self._error
+                else BrokenResourceError("the connection is closed")
+            )
+        transport.write(data)
+        # uvloop may call pause_writing() from inside write(): check afterwards.
+        if self._write_paused:
+            return self._drain_waiter()
+        done = self._done
+        assert done is not None
+        return done
+
+    def _drain_waiter(self) -> asyncio.Future[None]:
+        drain = self._drain
+        if drain is None:
+            drain = self._drain = self._loop.create_future()
+        return drain
+
+    def send_eof(self) -> Awaitable[None]:
+        """Half-close: tell the peer no more data will come (the manual's ``shutdown``).
+
+        Receiving still works. Calling it twice is harmless.
+
+        Raises:
+            ClosedResourceError: The stream was closed here.
+        """
+        if self._closing:
+            raise ClosedResourceError("the stream was closed")
+        transport = self._transport
+        if not self._eof_sent and transport is not None and not self._lost:
+            self._eof_sent = True
+            if transport.can_write_eof():
+                transport.write_eof()
+        done = self._done
+        return done if done is not None else self._ready(None)
+
+    # -- closing ---------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the stream. Idempotent.
+
+        Data already sent is still delivered (the transport flushes its buffer
+        before closing the socket); a task waiting in ``receive`` gets
+        :class:`~aiosock.ClosedResourceError`. When nothing is left to flush, this
+        waits until the socket is closed.
+        """
+        transport = self._transport
+        if not self._closing:
+            self._closing = True
+            self._wake_at_end()
+            if transport is not None:
+                transport.close()
+        if (
+            transport is not None
+            and not self._lost
+            and transport.get_write_buffer_size() == 0
+        ):
+            if self._lost_waiter is None:
+                self._lost_waiter = self._loop.create_future()
+            await asyncio.shield(self._lost_waiter)
+        else:
+            await asyncio.sleep(0)
+
+    def abort(self) -> None:
+        """Close at once, discarding unsent data (the peer sees a reset)."""
+        self._closing = True
+        self._wake_at_end()
+        if self._transport is not None:
+            self._transport.abort()
+
+    async def __aenter__(self) -> Stream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # -- introspection ---------------------------------------------------------
+
+    @property
+    def transport(self) -> asyncio.Transport:
+        """The asyncio transport underneath (an escape hatch)."""
+        if self._transport is None:
+            raise ClosedResourceError("the stream is not connected")
+        return self._transport
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """Return the transport's extra info, as asyncio streams do."""
+        if self._transport is None:
+            return default
+        return self._transport.get_extra_info(name, default)
+
+    @property
+    def socket(self) -> socket.socket:
+        """A ``socket.socket`` for the connection (for options and ioctls).
+
+        It is a duplicate of the connection's descriptor (the loops' own socket
+        objects refuse I/O), closed with the connection; use it for options and
+        ioctls, not to read or write.
+        """
+        if self._sock is None:
+            raw = self.get_extra_info("socket")
+            if raw is None or self._lost or raw.fileno() < 0:
+                raise ClosedResourceError("the stream has no socket")
+            self._sock = socket.fromfd(raw.fileno(), raw.family, raw.type, raw.proto)
+        return self._sock
+
+    @property
+    def family(self) -> int:
+        """The socket's address family (``AF_INET``, ``AF_INET6``, ``AF_UNIX``)."""
+        raw = self.get_extra_info("socket")
+        return int(raw.family) if raw is not None else 0
+
+    @property
+    def local_address(self) -> ConcreteAddress:
+        """The typed address of this end."""
+        if self._local is None:
+            self._local = from_sockaddr(self.family, self.get_extra_info("sockname"))
+        return self._local
+
+    @property
+    def peer_address(self) -> ConcreteAddress:
+        """The typed address of the other end."""
+        if self._peer is None:
+            peer = self.get_extra_info("peername")
+            self._peer = from_sockaddr(self.family, "" if peer is None else peer)
+        return self._peer
+
+    @property
+    def is_closing(self) -> bool:
+        """Whether the stream is closed or closing (by either side)."""
+        return self._closing or self._lost
+
+    def __repr__(self) -> str:
+        state = "closed" if self.is_closing else "open"
+        try:
+            where = f" {self.local_address} <-> {self.peer_address}"
+        except Exception:
+            where = ""
+        return f"<{type(self).__name__}{where} {state}>"
+
+
+class _BufferedStream(Stream, asyncio.BufferedProtocol):
+    """The default loop's flavour: reads into one buffer shared per loop."""
+
+    __slots__ = ("_view",)
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop | None = None, *, half_close: bool = True
+    ) -> None:
+        super().__init__(loop, half_close=half_close)
+        self._view = shared_buffer(self._loop)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        """Lend the loop's shared receive buffer."""
+        return self._view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """Copy what was read out of the shared buffer and deliver it."""
+        self.data_received(bytes(self._view[:nbytes]))
+
+
+def stream_class(loop: asyncio.AbstractEventLoop) -> type[Stream]:
+    """Return the fastest ``Stream`` flavour for ``loop``."""
+    return Stream if current_loop_name(loop) == "uvloop" else _BufferedStream
