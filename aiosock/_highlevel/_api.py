@@ -21,6 +21,7 @@ from .._core._listeners import DEFAULT_SOCKET_MODE
 from .._core._protocols import make_transport, server_hostname_for, start_server
 from .._foundation._concepts import Namespace, Style
 from .._foundation._endpoints import EndpointLike, as_endpoint
+from .._foundation._errors import BrokenResourceError
 from ._stream import Stream, stream_class
 
 if TYPE_CHECKING:
@@ -159,14 +160,12 @@ async def serve(
         except asyncio.CancelledError:
             stream.abort()
             raise
+        except BrokenResourceError as exc:
+            # The peer reset the connection: its doing, not the handler's bug.
+            logger.info("connection from %s broken: %s", _peer(stream), exc)
+            stream.abort()
         except Exception as exc:
-            try:
-                peer = str(stream.peer_address)
-            except Exception:
-                peer = "?"
-            logger.error(
-                "handler for peer %s raised", peer or "(unnamed)", exc_info=exc
-            )
+            logger.error("handler for peer %s raised", _peer(stream), exc_info=exc)
             await stream.aclose()
         else:
             await stream.aclose()
@@ -180,6 +179,13 @@ async def serve(
         sock=sock,
         mode=mode,
     )
+
+
+def _peer(stream: Stream) -> str:
+    try:
+        return str(stream.peer_address) or "(unnamed)"
+    except Exception:
+        return "?"
 
 
 async def stream_pair(

@@ -20,7 +20,9 @@ get_buffer/buffer_updated)* -> eof_received? -> connection_lost``, with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import struct
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
@@ -43,6 +45,8 @@ __all__ = ["DEFAULT_MAX_BYTES", "Stream", "stream_class"]
 DEFAULT_MAX_BYTES: Final = 65536
 #: Reading pauses when this much received data waits unread, and resumes below half.
 READ_HIGH_WATER: Final = 256 * 1024
+
+_LINGER_RESET: Final = struct.pack("ii", 1, 0)
 
 # Waiter modes: what a parked receive future gets at end of stream.
 _RECEIVE, _ITERATE = 0, 1
@@ -248,8 +252,13 @@ class Stream(asyncio.Protocol):
     def _check_receive(self) -> None:
         if self._closing:
             raise ClosedResourceError("the stream was closed")
-        if self._waiter is not None:
-            raise BusyResourceError("another task is already receiving on this stream")
+        waiter = self._waiter
+        if waiter is not None:
+            if not waiter.done():
+                raise BusyResourceError(
+                    "another task is already receiving on this stream"
+                )
+            self._waiter = None  # a receive that was cancelled
 
     def receive(self, max_bytes: int = DEFAULT_MAX_BYTES) -> Awaitable[bytes]:
         """Receive at most ``max_bytes`` bytes, waiting until some arrive.
@@ -380,7 +389,7 @@ class Stream(asyncio.Protocol):
             raise ClosedResourceError(
                 "the stream was closed" if self._closing else "send_eof() was called"
             )
-        if self._lost or transport is None:
+        if self._lost or transport is None or transport.is_closing():
             raise (
                 self._broken()
                 if self._error
@@ -407,14 +416,18 @@ class Stream(asyncio.Protocol):
 
         Raises:
             ClosedResourceError: The stream was closed here.
+            NotImplementedError: The transport cannot half-close (TLS).
         """
         if self._closing:
             raise ClosedResourceError("the stream was closed")
         transport = self._transport
         if not self._eof_sent and transport is not None and not self._lost:
+            if not transport.can_write_eof():
+                raise NotImplementedError(
+                    "this transport (TLS) cannot half-close: close the stream instead"
+                )
             self._eof_sent = True
-            if transport.can_write_eof():
-                transport.write_eof()
+            transport.write_eof()
         done = self._done
         return done if done is not None else self._ready(None)
 
@@ -446,11 +459,17 @@ class Stream(asyncio.Protocol):
             await asyncio.sleep(0)
 
     def abort(self) -> None:
-        """Close at once, discarding unsent data (the peer sees a reset)."""
+        """Close at once, discarding unsent data (a TCP peer sees a reset)."""
         self._closing = True
         self._wake_at_end()
-        if self._transport is not None:
-            self._transport.abort()
+        transport = self._transport
+        if transport is not None and not self._lost:
+            raw = transport.get_extra_info("socket")
+            if raw is not None and raw.family != socket.AF_UNIX and raw.fileno() >= 0:
+                # SO_LINGER with a zero timeout: close() sends RST, not FIN.
+                with contextlib.suppress(OSError):
+                    raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+            transport.abort()
 
     async def __aenter__(self) -> Stream:
         return self

@@ -1,0 +1,1 @@
+"""aiosock's benchmarks: echo servers measured against each other in one run."""

@@ -1,0 +1,86 @@
+"""Streams: every kind of stream passes the conformance suite, on both loops."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+import pytest
+import trustme
+
+import aiosock
+from aiosock.testing import check_stream
+
+from .streams_helpers import served_pairs
+
+
+async def test_socketpair_conforms() -> None:
+    """stream_pair() (the manual's socketpair) passes every stream check."""
+    await check_stream(aiosock.stream_pair)
+
+
+async def test_tcp4_conforms() -> None:
+    """TCP over IPv4 loopback passes every stream check."""
+    async with served_pairs("tcp://127.0.0.1:0") as (_server, make_pair):
+        await check_stream(make_pair)
+
+
+async def test_tcp6_conforms(ipv6: None) -> None:
+    """TCP over IPv6 loopback passes every stream check."""
+    async with served_pairs("tcp://[::1]:0") as (_server, make_pair):
+        await check_stream(make_pair)
+
+
+async def test_unix_file_conforms(short_tmp: Path) -> None:
+    """A Unix-domain stream socket file passes every stream check."""
+    async with served_pairs(f"unix:{short_tmp}/s.sock") as (_server, make_pair):
+        await check_stream(make_pair)
+
+
+async def test_unix_abstract_conforms() -> None:
+    """A Unix-domain abstract stream socket passes every stream check."""
+    name = f"aiosock-test-{id(object())}"
+    async with served_pairs(f"unix:@{name}") as (_server, make_pair):
+        await check_stream(make_pair)
+
+
+@pytest.fixture(scope="module")
+def tls_contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server and a client TLS context from a throwaway CA."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(server)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    return server, client
+
+
+async def test_tls_conforms(
+    tls_contexts: tuple[ssl.SSLContext, ssl.SSLContext],
+) -> None:
+    """TLS over TCP passes the stream checks but half-close (asyncio's TLS has none)."""
+    server_ctx, client_ctx = tls_contexts
+    async with served_pairs(
+        "tcp://127.0.0.1:0", ssl_server=server_ctx, ssl_client=client_ctx
+    ) as (_server, make_pair):
+        await check_stream(
+            make_pair,
+            skip=frozenset({"half-close a->b", "half-close b->a"}),
+        )
+
+
+async def test_tls_send_eof_is_refused(
+    tls_contexts: tuple[ssl.SSLContext, ssl.SSLContext],
+) -> None:
+    """send_eof() on a TLS stream raises instead of silently doing nothing."""
+    server_ctx, client_ctx = tls_contexts
+    async with served_pairs(
+        "tcp://127.0.0.1:0", ssl_server=server_ctx, ssl_client=client_ctx
+    ) as (_server, make_pair):
+        client, served = await make_pair()
+        with pytest.raises(NotImplementedError, match="half-close"):
+            await client.send_eof()
+        await client.send(b"still open")
+        assert await served.receive_exactly(10) == b"still open"
+        await client.aclose()
