@@ -431,6 +431,62 @@ class Stream(asyncio.Protocol):
         done = self._done
         return done if done is not None else self._ready(None)
 
+    # -- out-of-band data -------------------------------------------------------
+
+    async def send_urgent(self, byte: bytes | int) -> None:
+        """Send one byte of out-of-band ("urgent") data (TCP's ``MSG_OOB``).
+
+        It goes after all the data sent before it; the peer gets it from
+        :meth:`receive_urgent`, apart from the normal data.
+
+        Raises:
+            ValueError: ``byte`` is not exactly one byte.
+            ClosedResourceError: The stream was closed here.
+            BrokenResourceError: The connection is gone.
+        """
+        if self._closing:
+            raise ClosedResourceError("the stream was closed")
+        if self._lost:
+            raise BrokenResourceError("the connection is closed")
+        from ._urgent import send_urgent
+
+        await send_urgent(self, byte)
+
+    def receive_urgent(self) -> Awaitable[bytes]:
+        """Wait for the next byte of out-of-band ("urgent") data from the peer.
+
+        The first call starts watching for urgent data (urgent bytes are then
+        taken out of the normal data as they arrive, and queued); call it before
+        the peer sends any, because the kernel drops an urgent byte once the
+        normal data is read past it. TCP keeps one urgent byte at a time: if the
+        peer sends another before the first was read, the first becomes normal
+        data.
+
+        Raises:
+            ClosedResourceError: The stream was closed (also wakes a waiter).
+        """
+        if self._closing or self._lost:
+            raise ClosedResourceError("the stream was closed")
+        if self._urgent is None:
+            from ._urgent import UrgentTap
+
+            tap = UrgentTap(self, self.socket)
+            self._urgent = tap
+            self.transport.set_protocol(tap)
+        future: asyncio.Future[bytes] = self._urgent.receive()
+        return future
+
+    def at_urgent_mark(self) -> bool:
+        """Whether the socket's next normal read starts at the urgent mark.
+
+        This is the manual's ``SIOCATMARK`` test; the transport reads ahead of
+        the application, so it says where the socket is, not where
+        :meth:`receive` is.
+        """
+        from ._urgent import at_mark
+
+        return at_mark(self.socket)
+
     # -- closing ---------------------------------------------------------------
 
     async def aclose(self) -> None:
@@ -445,6 +501,8 @@ class Stream(asyncio.Protocol):
         if not self._closing:
             self._closing = True
             self._wake_at_end()
+            if self._urgent is not None:
+                self._urgent.close()
             if transport is not None:
                 transport.close()
         if (
