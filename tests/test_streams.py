@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import ssl
 from pathlib import Path
 
@@ -84,3 +85,38 @@ async def test_tls_send_eof_is_refused(
         await client.send(b"still open")
         assert await served.receive_exactly(10) == b"still open"
         await client.aclose()
+
+
+async def test_stream_options_view() -> None:
+    """stream.options reads and writes the connection's socket options."""
+    async with served_pairs("tcp://127.0.0.1:0") as (_server, make_pair):
+        client, _served = await make_pair()
+        client.options["no_delay"] = False
+        assert client.options["no_delay"] is False
+        client.options["no_delay"] = True
+        assert client.options["no_delay"] is True
+        raw = client.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        assert raw != 0
+        with pytest.raises(KeyError):
+            client.options["no_such_option"]
+        await client.aclose()
+
+
+async def test_connect_and_serve_apply_options() -> None:
+    """options= reaches the listening and the connecting sockets; typos fail early."""
+    async with served_pairs("tcp://127.0.0.1:0", options={"keepalive": True}) as (
+        server,
+        make_pair,
+    ):
+        listener = server.sockets[0]
+        assert listener.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        client, served = await make_pair()
+        assert served.options["keepalive"] is True
+        await client.aclose()
+        other = await aiosock.connect(
+            server.endpoints[0], options={"receive_buffer": 65536}, timeout=10
+        )
+        assert other.options["receive_buffer"] >= 65536
+        await other.aclose()
+        with pytest.raises(aiosock.OptionError, match="no_dealy"):
+            await aiosock.connect(server.endpoints[0], options={"no_dealy": True})

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._foundation._addresses import HostAddress, LocalAddress
 from .._foundation._errors import AddressError, translate_os_error
-from ._options import apply_options, split_options
+from ._options import Phase, apply_phase, checked_options
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -49,8 +49,7 @@ def interleave(endpoints: Sequence[Endpoint]) -> list[Endpoint]:
 async def _attempt(
     endpoint: Endpoint,
     local: Endpoint | None,
-    before: Mapping[str, Any],
-    after: Mapping[str, Any],
+    options: Mapping[str, Any],
 ) -> socket.socket:
     namespace, address = endpoint.namespace, endpoint.address
     if namespace is None or address is None or isinstance(address, HostAddress):
@@ -58,13 +57,14 @@ async def _attempt(
     sock = socket.socket(namespace.family, endpoint.style.type)
     try:
         sock.setblocking(False)
-        apply_options(sock, before)
+        apply_phase(sock, options, Phase.BEFORE_BIND)
         if local is not None and local.address is not None:
             local_address = local.address
             assert not isinstance(local_address, HostAddress)
             sock.bind(local_address.to_sockaddr())
-        apply_options(sock, after)
+        apply_phase(sock, options, Phase.BEFORE_CONNECT)
         await asyncio.get_running_loop().sock_connect(sock, address.to_sockaddr())
+        apply_phase(sock, options, Phase.CONNECTED)
     except OSError as exc:
         sock.close()
         raise translate_os_error(exc, f"connect to {endpoint}") from exc
@@ -98,7 +98,7 @@ async def open_connected_socket(
         OSError: Every attempt failed; the first error is raised (its class kept),
             with the others added as notes.
     """
-    before, after = split_options(dict(options or {}))
+    values = checked_options(options)
     candidates = interleave(await endpoint.resolve())
     attempts: list[tuple[Endpoint, Endpoint | None]] = []
     for candidate in candidates:
@@ -115,14 +115,13 @@ async def open_connected_socket(
         )
     if len(attempts) == 1:
         target, bind_to = attempts[0]
-        return await _attempt(target, bind_to, before, after)
-    return await _race(attempts, before, after, happy_eyeballs_delay)
+        return await _attempt(target, bind_to, values)
+    return await _race(attempts, values, happy_eyeballs_delay)
 
 
 async def _race(
     attempts: list[tuple[Endpoint, Endpoint | None]],
-    before: Mapping[str, Any],
-    after: Mapping[str, Any],
+    options: Mapping[str, Any],
     delay: float,
 ) -> socket.socket:
     loop = asyncio.get_running_loop()
@@ -131,7 +130,7 @@ async def _race(
     winner: socket.socket | None = None
     try:
         for target, bind_to in attempts:
-            pending.add(loop.create_task(_attempt(target, bind_to, before, after)))
+            pending.add(loop.create_task(_attempt(target, bind_to, options)))
             done, _ = await asyncio.wait(
                 pending, timeout=delay, return_when=asyncio.FIRST_COMPLETED
             )

@@ -34,10 +34,10 @@ from .._foundation._addresses import (
     LocalAddress,
     from_sockaddr,
 )
-from .._foundation._concepts import Namespace, Style
+from .._foundation._concepts import Style
 from .._foundation._endpoints import Endpoint
 from .._foundation._errors import AddressError, translate_os_error
-from ._options import apply_options, split_options
+from ._options import Phase, apply_phase, checked_options, listener_defaults
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -150,22 +150,21 @@ def make_bound_socket(
     namespace, address = endpoint.namespace, endpoint.address
     if namespace is None or address is None or isinstance(address, HostAddress):
         raise AddressError(f"expected a resolved endpoint, got {endpoint}")
-    values = dict(options or {})
-    if namespace is not Namespace.LOCAL and listening:
-        values.setdefault("reuse_address", True)
-    if namespace is Namespace.INET6:
-        values.setdefault("v6_only", True)
-    before_bind, after_bind = split_options(values)
+    values = checked_options(options)
+    if listening:
+        values = listener_defaults(namespace.family, values)
     sock = socket.socket(namespace.family, endpoint.style.type)
     try:
         sock.setblocking(False)
-        apply_options(sock, before_bind)
+        apply_phase(sock, values, Phase.BEFORE_BIND)
         file_id = None
         if isinstance(address, LocalAddress):
             file_id = _bind_local(sock, address, mode)
         else:
             sock.bind(address.to_sockaddr())
-        apply_options(sock, after_bind)
+        apply_phase(sock, values, Phase.BEFORE_CONNECT)
+        if listening:
+            apply_phase(sock, values, Phase.CONNECTED)
     except OSError as exc:
         sock.close()
         raise translate_os_error(exc, f"bind {endpoint}") from exc

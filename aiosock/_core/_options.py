@@ -1,8 +1,10 @@
-"""Options at creation: the bridge from ``options={...}`` to the options registry.
+"""Options at creation: ``options={...}`` of the core's functions, in the right order.
 
-Strategy: the registry (``aiosock.options``) validates every value and knows which
-options must be set before ``bind``; this module only orders the calls for the
-socket-making code of the core.
+Strategy: the registry (``aiosock.options``) validates values and knows each
+option's phase. This module adds the core's defaults and applies the phases
+around ``bind``/``listen``/``connect``. A mapping shared by endpoints of several
+kinds (a server on TCP and on a Unix path) is checked once up front, so a typo
+always fails, and then applied where it fits (``strict=False``).
 """
 
 from __future__ import annotations
@@ -10,40 +12,36 @@ from __future__ import annotations
 import socket
 from typing import TYPE_CHECKING, Any
 
-from .._foundation._errors import OptionError
+from .._foundation._options import apply_options, validate_options
+from .._foundation._optiontable import Phase
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["apply_options", "split_options"]
-
-# Until the registry lands: the options the core itself sets by default.
-_BASIC: dict[str, tuple[int, int]] = {
-    "reuse_address": (socket.SOL_SOCKET, socket.SO_REUSEADDR),
-    "reuse_port": (socket.SOL_SOCKET, socket.SO_REUSEPORT),
-    "v6_only": (socket.IPPROTO_IPV6, socket.IPV6_V6ONLY),
-    "no_delay": (socket.IPPROTO_TCP, socket.TCP_NODELAY),
-    "keepalive": (socket.SOL_SOCKET, socket.SO_KEEPALIVE),
-}
-_BEFORE_BIND = {"reuse_address", "reuse_port", "v6_only"}
+__all__ = ["Phase", "apply_phase", "checked_options", "listener_defaults"]
 
 
-def split_options(
-    values: Mapping[str, Any],
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split options into those to set before ``bind`` and those after."""
-    for name in values:
-        if name not in _BASIC:
-            raise OptionError(name, "expected a known option name")
-    before = {k: v for k, v in values.items() if k in _BEFORE_BIND}
-    after = {k: v for k, v in values.items() if k not in _BEFORE_BIND}
-    return before, after
+def checked_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Validate ``options`` before any socket is made (typos fail first)."""
+    return validate_options(options)
 
 
-def apply_options(sock: socket.socket, values: Mapping[str, Any]) -> None:
-    """Set ``values`` on ``sock`` in order."""
-    for name, value in values.items():
-        level, number = _BASIC[name]
-        if sock.family == socket.AF_UNIX and level != socket.SOL_SOCKET:
-            continue
-        sock.setsockopt(level, number, int(bool(value)))
+def listener_defaults(family: int, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Add the defaults of a listening socket under the user's options.
+
+    ``SO_REUSEADDR`` on internet sockets (as asyncio's ``create_server`` does) and
+    ``IPV6_V6ONLY`` on IPv6 ones, so that IPv4 and IPv6 can share a port.
+    """
+    values: dict[str, Any] = {}
+    if family in (socket.AF_INET, socket.AF_INET6):
+        values["reuse_address"] = True
+    if family == socket.AF_INET6:
+        values["v6_only"] = True
+    values.update(options)
+    return values
+
+
+def apply_phase(sock: socket.socket, options: Mapping[str, Any], phase: Phase) -> None:
+    """Set the options of ``phase`` that apply to this kind of socket."""
+    if options:
+        apply_options(sock, options, phase=phase, strict=False)

@@ -35,6 +35,7 @@ from .._foundation._errors import (
     IncompleteReadError,
 )
 from .._foundation._loop import current_loop_name
+from .._foundation._optionsview import OptionsView
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -564,6 +565,18 @@ class Stream(asyncio.Protocol):
                 raise ClosedResourceError("the stream has no socket")
             self._sock = socket.fromfd(raw.fileno(), raw.family, raw.type, raw.proto)
         return self._sock
+
+    @property
+    def options(self) -> OptionsView:
+        """The socket's options as a live mapping (``stream.options["no_delay"]``).
+
+        Reading and writing it calls :func:`aiosock.options.get` and
+        :func:`~aiosock.options.set` on the connection's socket.
+        """
+        if self._options_view is None:
+            self._options_view = OptionsView(self.socket)
+        view: OptionsView = self._options_view
+        return view
 
     @property
     def family(self) -> int:
