@@ -133,6 +133,8 @@ INET = _kinds((Namespace.INET,), _ALL_STYLES)
 INET6 = _kinds((Namespace.INET6,), _ALL_STYLES)
 MULTICAST4 = _kinds((Namespace.INET,), (Style.DATAGRAM, Style.RAW))
 MULTICAST6 = _kinds((Namespace.INET6,), (Style.DATAGRAM, Style.RAW))
+# IPV6_V6ONLY needs a socket without a port yet: raw IPv6 sockets have one.
+PORTS6 = _kinds((Namespace.INET6,), (Style.STREAM, Style.DATAGRAM))
 # IPPROTO_IP options an IPv6 socket also takes (Linux refuses them on raw IPv6).
 INET_BIND = INET | PORTS
 
@@ -413,7 +415,7 @@ OPTIONS: tuple[Option, ...] = (
     # IPPROTO_IPV6
     _option(_IP6, "v6_only", "IPV6_V6ONLY", 26, _BOOL,
             "IPv6 traffic only: no IPv4-mapped addresses on this socket",
-            phase=_BEFORE_BIND),
+            kinds=PORTS6, phase=_BEFORE_BIND),
     _option(_IP6, "unicast_hops", "IPV6_UNICAST_HOPS", 16, _HOPS,
             "hop limit of outgoing unicast packets (-1 = the route's default)",
             phase=_BEFORE_CONNECT),
