@@ -10,6 +10,7 @@ one place that turns a raw ``OSError`` into the right subclass.
 from __future__ import annotations
 
 import errno
+import os
 from typing import Any
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "ClosedResourceError",
     "ConfigError",
     "IncompleteReadError",
+    "InterfaceError",
     "OptionError",
     "ResolutionError",
 ]
@@ -74,6 +76,27 @@ class ResolutionError(AddressError, OSError):
             # hence the test): keep the whole message in ``strerror``.
             self.errno = errno_
             self.strerror = self._render()
+
+
+class InterfaceError(AiosockError, LookupError, OSError):
+    """A network interface name or index that this host does not have.
+
+    It is a ``LookupError`` (a key that is not there) and an ``OSError`` that keeps
+    the errno of ``if_nametoindex`` (``ENODEV``) or ``if_indextoname`` (``ENXIO``),
+    so code written against the ``socket`` module's ``OSError`` keeps working.
+
+    Attributes:
+        reason: What was wrong, in lower case.
+    """
+
+    def __init__(self, reason: str, *, errno_: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.errno = errno_
+        self.strerror = reason
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 class OptionError(AiosockError, ValueError):
@@ -175,7 +198,7 @@ def translate_os_error(exc: OSError, context: str | None = None) -> OSError:
         cls = type(exc)
     if context is None and cls is type(exc):
         return exc
-    strerror = exc.strerror or str(exc)
+    strerror = os.strerror(exc.errno) if exc.errno else exc.strerror or str(exc)
     if context:
         strerror = f"{strerror} ({context})"
     args: Any = (exc.errno, strerror)

@@ -1,0 +1,5 @@
+"""``aiosock listen``."""
+
+from ._netcat import register_listen as register
+
+__all__ = ["register"]

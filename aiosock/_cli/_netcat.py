@@ -1,0 +1,145 @@
+"""``aiosock connect`` and ``aiosock listen``: netcat for every stream endpoint.
+
+Standard input goes to the socket and the socket to standard output; at the end
+of standard input the socket is half-closed (``send_eof``), and the command ends
+when the peer ends its side. Standard input and output are read and written in
+the loop's executor, so files, pipes and terminals all work and a slow terminal
+never blocks the loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+
+from .._foundation._errors import AiosockError, BrokenResourceError
+from .._foundation._loop import run
+from .._highlevel._api import connect, serve
+from .._highlevel._stream import Stream
+
+__all__ = ["pump", "register_connect", "register_listen"]
+
+_CHUNK = 65536
+
+
+async def pump(stream: Stream, stdin_fd: int = 0, stdout_fd: int = 1) -> None:
+    """Copy ``stdin_fd`` to ``stream`` and ``stream`` to ``stdout_fd`` until both end.
+
+    The command ends when both directions have ended: the peer's data at its
+    end of stream, ours at the end of standard input (or when the peer is gone).
+    """
+    loop = asyncio.get_running_loop()
+
+    async def upstream() -> None:
+        while data := await loop.run_in_executor(None, os.read, stdin_fd, _CHUNK):
+            await stream.send(data)
+        await stream.send_eof()
+
+    async def downstream() -> None:
+        async for chunk in stream:
+            view = memoryview(chunk)
+            while view:
+                written = await loop.run_in_executor(None, os.write, stdout_fd, view)
+                view = view[written:]
+
+    sending = asyncio.ensure_future(upstream())
+    try:
+        await downstream()
+    except BaseException:
+        sending.cancel()
+        raise
+    # The peer ended its side; it may still read ours (half-close), so finish
+    # sending unless the connection is gone altogether.
+    with contextlib.suppress(BrokenResourceError):
+        await sending
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "endpoint",
+        metavar="ENDPOINT",
+        help="a stream endpoint: tcp://HOST:PORT, tcp6://[::1]:PORT, unix:PATH, "
+        "unix:@NAME",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=None, help="seconds to wait for the peer"
+    )
+
+
+def register_connect(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    """Add ``aiosock connect``."""
+    parser = subparsers.add_parser(
+        "connect",
+        help="connect to a stream endpoint; stdin to it, it to stdout",
+        description="Connect to ENDPOINT, copy standard input to it and it to "
+        "standard output; half-close at the end of standard input.",
+    )
+    _add_common(parser)
+    parser.set_defaults(func=_run_connect)
+
+
+def register_listen(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    """Add ``aiosock listen``."""
+    parser = subparsers.add_parser(
+        "listen",
+        help="accept one connection on a stream endpoint; stdin to it, it to stdout",
+        description="Listen on ENDPOINT, accept one connection, copy standard "
+        "input to it and it to standard output. The bound endpoint (with port 0 "
+        "resolved) is printed to standard error.",
+    )
+    _add_common(parser)
+    parser.set_defaults(func=_run_listen)
+
+
+def _fail(message: str) -> int:
+    print(f"aiosock: {message}", file=sys.stderr)
+    return 1
+
+
+def _run_connect(args: argparse.Namespace) -> int:
+    async def main() -> None:
+        stream = await connect(args.endpoint, timeout=args.timeout)
+        async with stream:
+            await pump(stream)
+
+    try:
+        run(main(), loop=args.loop)
+    except (AiosockError, OSError) as exc:
+        return _fail(f"connect {args.endpoint}: {exc}")
+    return 0
+
+
+def _run_listen(args: argparse.Namespace) -> int:
+    async def main() -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def handler(stream: Stream) -> None:
+            server.close()  # one connection, as netcat -l
+            try:
+                await pump(stream)
+            finally:
+                if not done.done():
+                    done.set_result(None)
+
+        server = await serve(handler, args.endpoint, backlog=1)
+        for endpoint in server.endpoints:
+            print(f"listening on {endpoint}", file=sys.stderr, flush=True)
+        try:
+            async with asyncio.timeout(args.timeout):
+                await done
+        finally:
+            # Let the handler close its stream (flushing what it sent).
+            await server.aclose(grace=30)
+
+    try:
+        run(main(), loop=args.loop)
+    except (AiosockError, OSError) as exc:
+        return _fail(f"listen {args.endpoint}: {exc}")
+    return 0
