@@ -1,4 +1,4 @@
-"""``aiosock connect`` and ``aiosock listen``: netcat over every stream endpoint kind."""
+"""``aiosock connect`` and ``aiosock listen``: netcat over stream endpoints."""
 
 from __future__ import annotations
 

@@ -14,11 +14,14 @@ import asyncio
 import contextlib
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from .._foundation._errors import AiosockError, BrokenResourceError
 from .._foundation._loop import run
 from .._highlevel._api import connect, serve
-from .._highlevel._stream import Stream
+
+if TYPE_CHECKING:
+    from .._highlevel._stream import Stream
 
 __all__ = ["pump", "register_connect", "register_listen"]
 
