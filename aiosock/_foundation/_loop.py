@@ -110,13 +110,27 @@ def run(
         RuntimeError: uvloop was asked for but is missing, or a loop is already
             running in this thread.
     """
+    # Fail before running anything, and close the coroutine so that a mistake here
+    # does not also warn "coroutine ... was never awaited".
     try:
+        _check_no_running_loop()
         factory = loop_factory(loop)
     except BaseException:
         coro.close()
         raise
     with asyncio.Runner(debug=debug, loop_factory=factory) as runner:
         return runner.run(coro)
+
+
+def _check_no_running_loop() -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(
+        "aiosock.run() cannot be called from a running event loop; "
+        "await the coroutine instead"
+    )
 
 
 def current_loop_name(loop: asyncio.AbstractEventLoop | None = None) -> str:

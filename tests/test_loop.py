@@ -1,0 +1,194 @@
+"""Event-loop selection: aiosock.run, AIOSOCK_LOOP, and no global state.
+
+These tests are synchronous on purpose: :func:`aiosock.run` makes its own loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import sys
+import warnings
+from collections.abc import Coroutine
+from typing import Any
+
+import pytest
+
+import aiosock
+from aiosock._foundation._loop import (
+    LOOP_ENV,
+    current_loop_name,
+    default_loop_name,
+    loop_factory,
+    uvloop_available,
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_loop_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start every test here with AIOSOCK_LOOP unset."""
+    monkeypatch.delenv(LOOP_ENV, raising=False)
+
+
+async def _loop_name() -> str:
+    return current_loop_name()
+
+
+def _policy() -> asyncio.AbstractEventLoopPolicy:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.14 deprecates policies
+        return asyncio.get_event_loop_policy()
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("asyncio", "asyncio"), ("uvloop", "uvloop"), ("auto", "uvloop")],
+)
+def test_run_on_each_loop(name: str, expected: str) -> None:
+    """run(loop=...) runs the coroutine on the named loop; auto prefers uvloop."""
+    assert aiosock.run(_loop_name(), loop=name) == expected
+
+
+def test_run_returns_the_result_and_raises_the_error() -> None:
+    """run returns what the coroutine returns and raises what it raises."""
+
+    async def fail() -> None:
+        raise KeyError("boom")
+
+    async def answer() -> int:
+        await asyncio.sleep(0)
+        return 42
+
+    assert aiosock.run(answer(), loop="asyncio") == 42
+    with pytest.raises(KeyError, match="boom"):
+        aiosock.run(fail(), loop="uvloop")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("asyncio", "asyncio"),
+        ("uvloop", "uvloop"),
+        (" UVLOOP ", "uvloop"),
+        ("", "uvloop"),
+    ],
+)
+def test_env_sets_the_default(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: str
+) -> None:
+    """AIOSOCK_LOOP picks the loop when run() gets none (case, spaces ignored)."""
+    monkeypatch.setenv(LOOP_ENV, value)
+    assert aiosock.run(_loop_name()) == expected
+
+
+def test_explicit_loop_beats_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An explicit loop= argument wins over AIOSOCK_LOOP."""
+    monkeypatch.setenv(LOOP_ENV, "uvloop")
+    assert aiosock.run(_loop_name(), loop="asyncio") == "asyncio"
+
+
+def test_unset_env_means_auto() -> None:
+    """With AIOSOCK_LOOP unset the default is auto."""
+    assert default_loop_name() == "auto"
+
+
+def _closed(coro: Coroutine[Any, Any, Any]) -> bool:
+    return inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED
+
+
+def test_bad_env_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bad AIOSOCK_LOOP is a ValueError naming the variable; coroutine closed."""
+    monkeypatch.setenv(LOOP_ENV, "tokio")
+    coro = _loop_name()
+    with pytest.raises(ValueError, match="environment variable AIOSOCK_LOOP") as info:
+        aiosock.run(coro)
+    assert "'tokio'" in str(info.value)
+    assert "'asyncio'" in str(info.value)
+    assert _closed(coro)
+
+
+def test_bad_loop_argument() -> None:
+    """A bad loop= is a ValueError listing the choices; the coroutine is closed."""
+    coro = _loop_name()
+    with pytest.raises(ValueError, match=r"loop: expected one of 'auto', 'asyncio'"):
+        aiosock.run(coro, loop="trio")
+    assert _closed(coro)
+
+
+def test_missing_uvloop_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Asking for uvloop where it cannot be imported is a RuntimeError saying so."""
+    monkeypatch.setitem(sys.modules, "uvloop", None)
+    assert not uvloop_available()
+    coro = _loop_name()
+    with pytest.raises(RuntimeError, match="uvloop is not installed"):
+        aiosock.run(coro, loop="uvloop")
+    assert _closed(coro)
+
+
+def test_missing_uvloop_env_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AIOSOCK_LOOP=uvloop without uvloop is the same RuntimeError."""
+    monkeypatch.setitem(sys.modules, "uvloop", None)
+    monkeypatch.setenv(LOOP_ENV, "uvloop")
+    with pytest.raises(RuntimeError, match="uvloop is not installed"):
+        loop_factory()
+
+
+def test_auto_falls_back_without_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """auto runs on the default loop where uvloop is missing."""
+    monkeypatch.setitem(sys.modules, "uvloop", None)
+    assert aiosock.run(_loop_name(), loop="auto") == "asyncio"
+
+
+@pytest.mark.parametrize("name", ["asyncio", "uvloop", "auto"])
+def test_run_sets_no_global_policy_or_loop(name: str) -> None:
+    """run leaves the event-loop policy and the current loop as it found them."""
+    before = _policy()
+    seen: list[asyncio.AbstractEventLoop] = []
+
+    async def grab() -> None:
+        seen.append(asyncio.get_running_loop())
+
+    aiosock.run(grab(), loop=name)
+    after = _policy()
+    assert after is before
+    assert type(after).__module__.startswith("asyncio")
+    assert seen[0].is_closed()
+    with pytest.raises(RuntimeError):
+        asyncio.get_running_loop()
+
+
+def test_loop_factory_makes_new_loops() -> None:
+    """loop_factory returns a callable that makes a fresh loop each call."""
+    factory = loop_factory("uvloop")
+    a, b = factory(), factory()
+    try:
+        assert a is not b
+        assert current_loop_name(a) == "uvloop"
+    finally:
+        a.close()
+        b.close()
+    loop = loop_factory("asyncio")()
+    try:
+        assert current_loop_name(loop) == "asyncio"
+    finally:
+        loop.close()
+
+
+def test_run_debug_flag() -> None:
+    """debug=True runs the loop in debug mode."""
+
+    async def debug() -> bool:
+        return asyncio.get_running_loop().get_debug()
+
+    assert aiosock.run(debug(), loop="asyncio", debug=True) is True
+    assert aiosock.run(debug(), loop="uvloop", debug=False) is False
+
+
+async def test_run_inside_a_running_loop_is_an_error() -> None:
+    """run from inside a running loop is a RuntimeError; the coroutine is closed."""
+    coro = _loop_name()
+    with pytest.raises(
+        RuntimeError, match="cannot be called from a running event loop"
+    ):
+        aiosock.run(coro, loop="asyncio")
+    assert _closed(coro)
