@@ -197,7 +197,8 @@ class Linger:
         enabled: Whether ``close()`` lingers; when off the kernel sends what is
             left in the background.
         seconds: How long ``close()`` waits for the data to go; with ``enabled``
-            and 0 seconds the connection is reset instead.
+            and 0 seconds the connection is reset instead. Always 0 when read
+            back disabled.
     """
 
     enabled: bool = attrs.field(validator=attrs.validators.instance_of(bool))
@@ -235,7 +236,9 @@ class LingerCodec(Codec):
 
     def decode(self, raw: Raw) -> Linger:
         onoff, seconds = struct.unpack("=ii", _as_bytes(raw)[:8])
-        return Linger(bool(onoff), seconds)
+        # Turning linger off leaves the kernel's old seconds behind; they mean
+        # nothing until linger is turned on again, with new seconds.
+        return Linger(bool(onoff), seconds if onoff else 0)
 
 
 def _check_seconds(value: object, high: float) -> float:
