@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
+import pickle
 from pathlib import Path
 
 import pytest
 
 import aiosock
+from aiosock._foundation import _errors as errors
 
 # The foundation's public names from DESIGN.md (later layers add their own).
 FOUNDATION_NAMES = {
@@ -56,13 +59,26 @@ def test_public_name_importable_and_documented(name: str) -> None:
     assert inspect.getdoc(value), f"aiosock.{name} has no docstring"
 
 
-@pytest.mark.parametrize("name", sorted(aiosock.__all__))
-def test_public_names_come_from_private_modules(name: str) -> None:
-    """The facade only re-exports: implementations live in private modules."""
-    value = getattr(aiosock, name)
-    module = getattr(value, "__module__", None)
-    if module is not None and name != "__version__":
-        assert module.startswith("aiosock._"), (name, module)
+def test_facade_only_reexports() -> None:
+    """aiosock/__init__.py holds only its docstring, imports and __all__."""
+    tree = ast.parse(Path(aiosock.__file__).read_text())
+    for node in tree.body[1:]:
+        if isinstance(node, ast.Assign):
+            assert [t.id for t in node.targets if isinstance(t, ast.Name)] == [
+                "__all__"
+            ]
+        else:
+            assert isinstance(node, ast.Import | ast.ImportFrom), ast.dump(node)
+
+
+@pytest.mark.parametrize("name", errors.__all__)
+def test_errors_are_named_by_their_public_path(name: str) -> None:
+    """Errors print as aiosock.<Name> in tracebacks and survive pickling."""
+    cls = getattr(errors, name)
+    assert getattr(aiosock, name) is cls
+    assert name in aiosock.__all__
+    assert f"{cls.__module__}.{cls.__qualname__}" == f"aiosock.{name}"
+    assert pickle.loads(pickle.dumps(cls)) is cls
 
 
 def test_py_typed_marker() -> None:
@@ -156,3 +172,27 @@ def test_incomplete_read_error() -> None:
     assert (error.partial, error.expected) == (b"ab", 5)
     assert str(error) == "end of stream after 2 bytes, expected 5 bytes"
     assert "the delimiter" in str(aiosock.IncompleteReadError(b"", None))
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        aiosock.AddressError("expected a port", text="tcp://h:", position=8),
+        aiosock.ResolutionError("cannot resolve h", text="tcp://h:1", errno_=-2),
+        aiosock.ResolutionError("nothing", text="tcp://h:1"),
+        aiosock.OptionError("no_delay", "not supported", errno_=92),
+        aiosock.ConfigError("bad", file="/etc/inetd.conf", line=3, field="wait"),
+        aiosock.IncompleteReadError(b"ab", 5),
+        aiosock.ClosedResourceError("the stream is closed"),
+        aiosock.BrokenResourceError("reset by peer"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_error_instances_pickle(error: Exception) -> None:
+    """Errors cross process boundaries with their message and attributes intact."""
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is type(error)
+    assert str(again) == str(error)
+    assert again.args == error.args
+    assert vars(again) == vars(error)
+    assert getattr(again, "errno", None) == getattr(error, "errno", None)

@@ -30,6 +30,29 @@ __all__ = [
 class AiosockError(Exception):
     """The root of every exception aiosock defines."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The subclasses take keyword arguments that ``args`` does not hold: pickle
+        # (process pools, multiprocessing) keeps every attribute instead.
+        state = dict(self.__dict__)
+        if isinstance(self, OSError):
+            for name in ("errno", "strerror"):
+                if getattr(self, name) is not None:
+                    state[name] = getattr(self, name)
+        return (_rebuild, (type(self), self.args, state))
+
+
+def _rebuild(
+    cls: type[AiosockError], args: tuple[Any, ...], state: dict[str, Any]
+) -> AiosockError:
+    # The C-level base decides the layout: OSError's for the resolver and interface
+    # errors (``cls.__new__`` would find ValueError's first in the MRO).
+    base: Any = OSError if issubclass(cls, OSError) else Exception
+    error: AiosockError = base.__new__(cls, *args)
+    BaseException.__init__(error, *args)
+    for name, value in state.items():
+        setattr(error, name, value)
+    return error
+
 
 class AddressError(AiosockError, ValueError):
     """An address or endpoint text that is malformed or out of range.
@@ -205,3 +228,15 @@ def translate_os_error(exc: OSError, context: str | None = None) -> OSError:
     new = cls(*args)
     new.__cause__ = exc
     return new
+
+
+def _publish() -> None:
+    """Name the public path in tracebacks: ``aiosock.AddressError: …`` (as trio does).
+
+    Every class here is re-exported by ``aiosock``, so pickling by name still works.
+    """
+    for name in __all__:
+        globals()[name].__module__ = "aiosock"
+
+
+_publish()
