@@ -267,7 +267,7 @@ def test_option_for_another_kind_of_family_applies_only_if_generic() -> None:
         pytest.skip(f"no netlink socket: {exc}")
     with sock:
         assert options.get(sock, "receive_buffer") > 0
-        with pytest.raises(OptionError, match="got a another family raw socket"):
+        with pytest.raises(OptionError, match="got an other-family raw socket"):
             options.get(sock, "no_delay")
         values = options.snapshot(sock)
     assert "receive_buffer" in values

@@ -433,9 +433,14 @@ def _select(name: str, namespace: Namespace | None, style: Style | None) -> Opti
             return option
     wanted = ", ".join(option.applies_to_text for option in variants)
     wanted = " or ".join(wanted.rsplit(", ", 1))
+    got = kind_name(namespace, style)
     raise OptionError(
-        name, f"expected a {wanted} socket, got a {kind_name(namespace, style)} socket"
+        name, f"expected {_a(wanted)} {wanted} socket, got {_a(got)} {got} socket"
     )
+
+
+def _a(word: str) -> str:
+    return "an" if word[:1] in ("a", "e", "i", "o") else "a"
 
 
 def _check(option: Option, value: object) -> Any:

@@ -111,9 +111,9 @@ def kind_name(namespace: Namespace | None, style: Style | None) -> str:
         known = _KIND_NAMES.get((namespace, style))
         if known is not None:
             return known
-    ns = namespace.name if namespace else "another family"
-    st = style.name if style else "another type"
-    return f"{ns} {st}".lower()
+    ns = namespace.name.lower() if namespace else "other-family"
+    st = style.name.lower() if style else "other-type"
+    return f"{ns} {st}"
 
 
 def _kinds(
@@ -414,7 +414,7 @@ OPTIONS: tuple[Option, ...] = (
             kinds=INET_BIND, phase=_BEFORE_BIND),
     # IPPROTO_IPV6
     _option(_IP6, "v6_only", "IPV6_V6ONLY", 26, _BOOL,
-            "IPv6 traffic only: no IPv4-mapped addresses on this socket",
+            "only IPv6 traffic: no IPv4-mapped addresses on this socket",
             kinds=PORTS6, phase=_BEFORE_BIND),
     _option(_IP6, "unicast_hops", "IPV6_UNICAST_HOPS", 16, _HOPS,
             "hop limit of outgoing unicast packets (-1 = the route's default)",
