@@ -21,6 +21,7 @@ from .._foundation._concepts import Namespace, Style
 from .._foundation._endpoints import Endpoint, parse_endpoint
 from .._foundation._errors import AddressError, OptionError
 from .._foundation._options import describe, snapshot
+from .._foundation._optiontable import kind_name
 
 __all__ = ["register"]
 
@@ -53,16 +54,17 @@ def run(args: argparse.Namespace) -> int:
     except AddressError as exc:
         return _fail(str(exc), 2)
     namespace = endpoint.namespace or Namespace.INET
+    kind = kind_name(namespace, endpoint.style)
     try:
         sock = socket.socket(namespace.family, endpoint.style.type, protocol)
     except PermissionError as exc:
         return _fail(
-            f"not permitted to create a {endpoint.scheme} socket ({exc.strerror}); "
+            f"not permitted to create a socket of kind {kind} ({exc.strerror}); "
             "raw sockets need root or CAP_NET_RAW",
             1,
         )
     except OSError as exc:
-        return _fail(f"cannot create a {endpoint.scheme} socket: {exc.strerror}", 1)
+        return _fail(f"cannot create a socket of kind {kind}: {exc.strerror}", 1)
     with sock:
         try:
             values = snapshot(sock)
