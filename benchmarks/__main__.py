@@ -52,11 +52,17 @@ def taskset(core: int) -> list[str]:
     return []
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_one(
     loadgen: Path, loop: str, kind: str, transport: str, conns: int, size: int,
     seconds: float, workdir: Path,
-) -> float:
-    """Start one server, drive it, return messages per second."""
+) -> tuple[float, float]:
+    """Start one server, drive it; return messages per second and per CPU second."""
     if transport == "unix":
         path = workdir / f"{loop}-{kind}.sock"
         path.unlink(missing_ok=True)
@@ -74,13 +80,17 @@ def run_one(
         if not line or line[0] != "READY":
             raise RuntimeError(f"server {loop}/{kind} did not start")
         target = [str(path)] if transport == "unix" else ["127.0.0.1", line[1]]
+        cpu_before = cpu_seconds(server.pid)
         out = subprocess.run(
             [*taskset(1), str(loadgen), transport, *target, str(conns), str(size),
              str(seconds)],
             capture_output=True, text=True, timeout=seconds + 30, check=True,
         ).stdout
+        cpu = cpu_seconds(server.pid) - cpu_before
         fields = dict(item.split("=") for item in out.split())
-        return int(fields["messages"]) / float(fields["seconds"])
+        rate = int(fields["messages"]) / float(fields["seconds"])
+        per_cpu_second = int(fields["total"]) / cpu if cpu > 0 else float("nan")
+        return rate, per_cpu_second
     finally:
         server.kill()
         server.wait()
@@ -109,23 +119,29 @@ def main() -> None:
             transport, conns, size = WORKLOADS[name]
             ratios: dict[tuple[str, str], list[float]] = {s: [] for s in servers}
             rates: dict[tuple[str, str], list[float]] = {s: [] for s in servers}
+            cpu_ratios: dict[tuple[str, str], list[float]] = {s: [] for s in servers}
             for _ in range(rounds):
                 results = {
                     s: run_one(loadgen, *s, transport, conns, size, seconds, workdir)
                     for s in servers
                 }
-                base = results[("uvloop", "protocol")]
-                for s, rate in results.items():
+                base, cpu_base = results[("uvloop", "protocol")]
+                for s, (rate, per_cpu) in results.items():
                     ratios[s].append(rate / base)
                     rates[s].append(rate)
+                    cpu_ratios[s].append(per_cpu / cpu_base)
             print(f"\n## {name} ({rounds} rounds x {seconds:g}s)")
-            print(f"| server | msg/s (median) | x bare uvloop Protocol (median, min-max) |")
-            print("| --- | ---: | ---: |")
+            print(
+                "| server | msg/s | x bare uvloop Protocol (median, min-max) "
+                "| msg per CPU-s, x bare |"
+            )
+            print("| --- | ---: | ---: | ---: |")
             for s in servers:
-                r = ratios[s]
+                r, c = ratios[s], cpu_ratios[s]
                 print(
                     f"| {s[0]} {s[1]} | {statistics.median(rates[s]):,.0f} | "
-                    f"{statistics.median(r):.2f} ({min(r):.2f}-{max(r):.2f}) |"
+                    f"{statistics.median(r):.2f} ({min(r):.2f}-{max(r):.2f}) | "
+                    f"{statistics.median(c):.2f} ({min(c):.2f}-{max(c):.2f}) |"
                 )
 
 

@@ -68,7 +68,7 @@ int main(int argc, char **argv) {
         epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
     }
     double t0 = now(), measure_from = t0 + warmup, end = measure_from + seconds;
-    long count = 0;
+    long count = 0, total = 0;
     for (int i = 0; i < nconn; i++) {
         conns[i].start = now();
         ssize_t n = write(conns[i].fd, out, size);
@@ -93,6 +93,7 @@ int main(int argc, char **argv) {
             if (c->got >= size) {
                 if (c->got > size) { fprintf(stderr, "protocol error\n"); return 1; }
                 double t2 = now();
+                total++;
                 if (t2 >= measure_from) {
                     count++;
                     if (nlat < cap) lat[nlat++] = t2 - c->start;
@@ -109,6 +110,6 @@ int main(int argc, char **argv) {
     double elapsed = now() - measure_from;
     qsort(lat, nlat, sizeof(double), cmp);
     double p50 = nlat ? lat[nlat / 2] * 1e6 : 0, p99 = nlat ? lat[(size_t)(nlat * 0.99)] * 1e6 : 0;
-    printf("messages=%ld seconds=%.3f p50_us=%.1f p99_us=%.1f\n", count, elapsed, p50, p99);
+    printf("messages=%ld seconds=%.3f p50_us=%.1f p99_us=%.1f total=%ld\n", count, elapsed, p50, p99, total);
     return 0;
 }

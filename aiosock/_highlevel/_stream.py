@@ -76,6 +76,7 @@ class Stream(asyncio.Protocol):
         "__weakref__",
         "_chunks",
         "_closing",
+        "_create_future",
         "_done",
         "_drain",
         "_eof",
@@ -103,6 +104,7 @@ class Stream(asyncio.Protocol):
         self, loop: asyncio.AbstractEventLoop | None = None, *, half_close: bool = True
     ) -> None:
         self._loop = loop if loop is not None else asyncio.get_running_loop()
+        self._create_future = self._loop.create_future
         self._transport: asyncio.Transport | None = None
         self._chunks: deque[bytes] | None = None
         self._size = 0
@@ -281,7 +283,7 @@ class Stream(asyncio.Protocol):
             if self._error is not None:
                 raise self._broken()
             return self._ready(b"")
-        waiter: asyncio.Future[bytes] = self._loop.create_future()
+        waiter: asyncio.Future[bytes] = self._create_future()
         self._waiter = waiter
         self._mode = _RECEIVE
         self._max_bytes = max_bytes
@@ -292,6 +294,16 @@ class Stream(asyncio.Protocol):
 
     def __anext__(self) -> Awaitable[bytes]:
         """Return the next chunk; stop at end of stream."""
+        if not (self._closing or self._chunks or self._eof or self._waiter):
+            # The common case, kept to a handful of attribute stores.
+            waiter: asyncio.Future[bytes] = self._create_future()
+            self._waiter = waiter
+            self._mode = _ITERATE
+            self._max_bytes = DEFAULT_MAX_BYTES
+            return waiter
+        return self._anext_slow()
+
+    def _anext_slow(self) -> Awaitable[bytes]:
         self._check_receive()
         if self._chunks:
             return self._ready(self._pop(DEFAULT_MAX_BYTES))
@@ -299,7 +311,7 @@ class Stream(asyncio.Protocol):
             if self._error is not None:
                 raise self._broken()
             raise StopAsyncIteration
-        waiter: asyncio.Future[bytes] = self._loop.create_future()
+        waiter: asyncio.Future[bytes] = self._create_future()
         self._waiter = waiter
         self._mode = _ITERATE
         self._max_bytes = DEFAULT_MAX_BYTES
@@ -400,9 +412,7 @@ class Stream(asyncio.Protocol):
         # uvloop may call pause_writing() from inside write(): check afterwards.
         if self._write_paused:
             return self._drain_waiter()
-        done = self._done
-        assert done is not None
-        return done
+        return self._done  # type: ignore[return-value]
 
     def _drain_waiter(self) -> asyncio.Future[None]:
         drain = self._drain
@@ -559,9 +569,11 @@ class Stream(asyncio.Protocol):
         objects refuse I/O), closed with the connection; use it for options and
         ioctls, not to read or write.
         """
+        if self._lost:
+            raise ClosedResourceError("the stream has no socket")
         if self._sock is None:
             raw = self.get_extra_info("socket")
-            if raw is None or self._lost or raw.fileno() < 0:
+            if raw is None or raw.fileno() < 0:
                 raise ClosedResourceError("the stream has no socket")
             self._sock = socket.fromfd(raw.fileno(), raw.family, raw.type, raw.proto)
         return self._sock
