@@ -23,6 +23,7 @@ extensions = [
     "sphinx.ext.intersphinx",
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
+    "aiosock_options",  # docs/_ext: the socket options tables, from the registry
 ]
 intersphinx_mapping: dict[str, tuple[str, str | None]] = {}
 autodoc_member_order = "bysource"
