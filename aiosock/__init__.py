@@ -3,6 +3,8 @@
 This module is the public facade: it only re-exports names from private modules.
 """
 
+from . import interfaces as interfaces
+from . import netdb as netdb
 from ._core._protocols import BufferedAdapter as BufferedAdapter
 from ._core._protocols import connect_protocol as connect_protocol
 from ._core._protocols import serve_protocol as serve_protocol
@@ -25,6 +27,7 @@ from ._foundation._errors import BusyResourceError as BusyResourceError
 from ._foundation._errors import ClosedResourceError as ClosedResourceError
 from ._foundation._errors import ConfigError as ConfigError
 from ._foundation._errors import IncompleteReadError as IncompleteReadError
+from ._foundation._errors import InterfaceError as InterfaceError
 from ._foundation._errors import OptionError as OptionError
 from ._foundation._errors import ResolutionError as ResolutionError
 from ._foundation._loop import run as run
@@ -36,18 +39,10 @@ from ._highlevel._stream import Stream as Stream
 from ._version import __version__ as __version__
 
 __all__ = [
-    "BufferedAdapter",
-    "Server",
-    "Stream",
-    "connect",
-    "connect_protocol",
-    "serve",
-    "serve_protocol",
-    "stream_pair",
-    "wrap_socket",
     "AddressError",
     "AiosockError",
     "BrokenResourceError",
+    "BufferedAdapter",
     "BusyResourceError",
     "ClosedResourceError",
     "ConfigError",
@@ -57,14 +52,25 @@ __all__ = [
     "IncompleteReadError",
     "Inet6Address",
     "InetAddress",
+    "InterfaceError",
     "LocalAddress",
     "Namespace",
     "OptionError",
     "ResolutionError",
+    "Server",
+    "Stream",
     "Style",
     "__version__",
     "as_endpoint",
+    "connect",
+    "connect_protocol",
     "from_sockaddr",
+    "interfaces",
+    "netdb",
     "parse_endpoint",
     "run",
+    "serve",
+    "serve_protocol",
+    "stream_pair",
+    "wrap_socket",
 ]

@@ -1,7 +1,9 @@
 """Endpoint resolution: host, service and protocol names to concrete endpoints.
 
 Strategy: everything that may block (DNS, NSS) goes through the running loop's
-``getaddrinfo`` (the executor on the default loop, libuv's pool on uvloop). The
+``getaddrinfo`` (the executor on the default loop, libuv's pool on uvloop). Service
+and protocol names are looked up in aiosock's services and protocols databases
+first (``_hostnames``; a service name they lack is left to ``getaddrinfo``). The
 result keeps the resolver's order, without duplicates; an empty result is a
 :class:`ResolutionError`, never an empty tuple.
 """
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING
 from ._addresses import HostAddress, from_sockaddr
 from ._concepts import Namespace, Style
 from ._errors import ResolutionError
+from ._hostnames import protocol_number, service_port
 
 if TYPE_CHECKING:
     from ._endpoints import Endpoint
@@ -40,7 +43,7 @@ async def resolve_endpoint(
     if endpoint.style is Style.RAW:
         if isinstance(endpoint.protocol, int):
             return (endpoint,)
-        number = await _protocol_number(endpoint.protocol, str(endpoint))
+        number = await protocol_number(endpoint.protocol, text=str(endpoint))
         return (Endpoint(Style.RAW, endpoint.namespace, None, number),)
     address = endpoint.address
     if not isinstance(address, HostAddress):
@@ -48,11 +51,12 @@ async def resolve_endpoint(
     family = endpoint.namespace.family if endpoint.namespace else socket.AF_UNSPEC
     host: str | None = address.host or None
     flags = socket.AI_PASSIVE if passive and host is None else 0
+    port = await service_port(address.port, endpoint.style)
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(
             host,
-            address.port,
+            port,
             family=family,
             type=endpoint.style.type,
             proto=_PROTO_FOR_STYLE.get(endpoint.style, 0),
@@ -73,13 +77,3 @@ async def resolve_endpoint(
     if not seen:
         raise ResolutionError(f"{address} resolved to no address", text=str(endpoint))
     return tuple(seen)
-
-
-async def _protocol_number(name: str, text: str) -> int:
-    loop = asyncio.get_running_loop()
-    try:
-        return await loop.run_in_executor(None, socket.getprotobyname, name)
-    except OSError as exc:
-        raise ResolutionError(
-            f"no protocol named {name!r} in the protocols database", text=text
-        ) from exc
