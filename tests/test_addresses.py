@@ -99,10 +99,13 @@ def test_inet_address_to_sockaddr() -> None:
         ("0:0:0:0:0:0:0:1", "::1"),
         ("FE80::0001", "fe80::1"),
         ("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"),
+        ("::ffff:127.0.0.1", "::ffff:127.0.0.1"),
+        ("::FFFF:7f00:1", "::ffff:127.0.0.1"),
+        ("0:0:0:0:0:ffff:a00:1", "::ffff:10.0.0.1"),
     ],
 )
 def test_inet6_address_host_is_compressed(given: str, stored: str) -> None:
-    """IPv6 hosts are stored in compressed, lower-case form."""
+    """IPv6 hosts are compressed and lower-case; IPv4-mapped ones keep dotted form."""
     address = Inet6Address(given, 80)
     assert address.host == stored
     assert address.namespace is Namespace.INET6
@@ -463,6 +466,25 @@ def test_udp_round_trip(
         assert from_sockaddr(family, sender) == from_sockaddr(family, b.getsockname())
         _check_round_trip(a, a.getsockname())
         _check_round_trip(a, sender)
+
+
+def test_ipv4_mapped_peer_round_trip(request: pytest.FixtureRequest) -> None:
+    """An IPv4 client of a dual-stack listener is seen as ::ffff:a.b.c.d, unchanged."""
+    request.getfixturevalue("ipv6")
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as listener:
+        listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        listener.bind(("::ffff:127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            conn, accepted = listener.accept()
+            with conn:
+                peer = from_sockaddr(socket.AF_INET6, accepted)
+                assert peer.host == "::ffff:127.0.0.1"
+                assert peer.port == client.getsockname()[1]
+                assert str(peer) == f"[::ffff:127.0.0.1]:{peer.port}"
+                _check_round_trip(conn, accepted)
+                _check_round_trip(conn, conn.getsockname())
 
 
 def test_unix_file_round_trip(short_tmp: Path) -> None:

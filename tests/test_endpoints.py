@@ -66,6 +66,11 @@ VALID: list[tuple[str, str, Endpoint]] = [
         Endpoint(STREAM, INET6, Inet6Address("fe80::1", 80)),
     ),
     (
+        "tcp://[::FFFF:7f00:1]:80",
+        "tcp://[::ffff:127.0.0.1]:80",
+        Endpoint(STREAM, INET6, Inet6Address("::ffff:127.0.0.1", 80)),
+    ),
+    (
         "tcp://localhost:http",
         "tcp://localhost:http",
         Endpoint(STREAM, None, HostAddress("localhost", "http")),

@@ -73,11 +73,23 @@ def _ipv4(value: object) -> str:
         ) from None
 
 
+def ipv6_text(text: str) -> str:
+    """Return an IPv6 literal in canonical form; ``ValueError`` if it is not one.
+
+    The canonical form is the compressed one, except that an IPv4-mapped address
+    keeps its dotted tail (``::ffff:127.0.0.1``), as the kernel, ``inet_ntop`` and
+    Python 3.13+ print it.
+    """
+    address = ipaddress.IPv6Address(text)
+    mapped = address.ipv4_mapped
+    return address.compressed if mapped is None else f"::ffff:{mapped}"
+
+
 def _ipv6(value: object) -> str:
     if not isinstance(value, str) or "%" in value:
         raise AddressError(f"'host' must be an IPv6 address string (got {value!r})")
     try:
-        return ipaddress.IPv6Address(value).compressed
+        return ipv6_text(value)
     except ValueError:
         raise AddressError(
             f"expected an IPv6 address such as '::1', got {value!r}"
@@ -157,7 +169,8 @@ class Inet6Address:
     and means the same as ``Inet6Address("fe80::1", 80, scope_id="eth0")``.
 
     Attributes:
-        host: The address without its zone, stored in compressed form.
+        host: The address without its zone, stored in compressed form
+            (an IPv4-mapped address keeps its dotted tail: ``::ffff:127.0.0.1``).
         port: The port, 0..65535.
         flowinfo: The flow label, 0..1048575.
         scope_id: The zone: an interface index or an interface name.
@@ -327,7 +340,7 @@ def _host_text(value: object) -> str:
         pass
     addr, zone = _split_zone(value)
     try:
-        text = ipaddress.IPv6Address(addr).compressed
+        text = ipv6_text(addr)  # type: ignore[arg-type]
     except ValueError:
         _host_name(value)
         if value.rstrip(".").rpartition(".")[2].isdigit():

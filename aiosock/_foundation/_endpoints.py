@@ -25,6 +25,7 @@ from ._addresses import (
     InetAddress,
     LocalAddress,
     _check_zone,
+    ipv6_text,
     is_decimal,
 )
 from ._concepts import Namespace, Style
@@ -411,7 +412,7 @@ def _parse_ipv6(text: str, start: int, close: int) -> tuple[str, int | str | Non
     inner = text[start:close]
     addr, sep, zone_text = inner.partition("%")
     try:
-        host = ipaddress.IPv6Address(addr).compressed
+        host = ipv6_text(addr)
     except ValueError:
         raise AddressError(
             f"expected an IPv6 address inside '[...]', got {addr!r}",
