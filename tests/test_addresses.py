@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from pathlib import Path
@@ -72,6 +73,16 @@ def test_inet_address_rejects_non_str_host() -> None:
     """A host that is not a str is an AddressError, not a TypeError."""
     with pytest.raises(AddressError, match="'host' must be an IPv4 address string"):
         InetAddress(0x7F000001, 80)  # type: ignore[arg-type]
+
+
+def test_ipaddress_objects_are_accepted() -> None:
+    """Hosts may be ipaddress objects; they are stored as canonical strings."""
+    v4 = ipaddress.ip_address("127.0.0.1")
+    v6 = ipaddress.ip_address("fe80::1%lo")
+    assert InetAddress(v4, 80) == InetAddress("127.0.0.1", 80)  # type: ignore[arg-type]
+    assert Inet6Address(v6, 80) == Inet6Address("fe80::1", 80, scope_id="lo")
+    assert HostAddress(v4, "http") == HostAddress("127.0.0.1", "http")  # type: ignore[arg-type]
+    assert str(HostAddress(v6, "http")) == "[fe80::1%lo]:http"  # type: ignore[arg-type]
 
 
 def test_inet_address_is_a_frozen_value() -> None:

@@ -62,7 +62,15 @@ def _check_port(value: object, name: str = "port") -> int:
     return value
 
 
+def _from_ip(value: object) -> object:
+    """Accept ``ipaddress`` objects wherever an IP literal is taken."""
+    if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
+        return str(value)
+    return value
+
+
 def _ipv4(value: object) -> str:
+    value = _from_ip(value)
     if not isinstance(value, str):
         raise AddressError(f"'host' must be an IPv4 address string (got {value!r})")
     try:
@@ -131,6 +139,10 @@ def _check_flowinfo(value: object) -> int:
 class InetAddress:
     """An IPv4 socket address (``struct sockaddr_in``).
 
+    The host may be given as a string or an ``ipaddress.IPv4Address``, as the
+    hosts of :class:`Inet6Address` and :class:`HostAddress` may be ``ipaddress``
+    objects too; they are stored as strings.
+
     Attributes:
         host: The address in dotted-quad form; stored canonically.
         port: The port, 0..65535 (0 asks the kernel to choose when binding).
@@ -153,6 +165,7 @@ class InetAddress:
 
 
 def _split_zone(host: object) -> tuple[object, object]:
+    host = _from_ip(host)
     if isinstance(host, str) and "%" in host:
         addr, _, zone = host.partition("%")
         return addr, zone
@@ -182,7 +195,11 @@ class Inet6Address:
     scope_id: int | str = attrs.field(default=0, converter=_check_zone)
 
     def __init__(
-        self, host: str, port: int, flowinfo: int = 0, scope_id: int | str = 0
+        self,
+        host: str | ipaddress.IPv6Address,
+        port: int,
+        flowinfo: int = 0,
+        scope_id: int | str = 0,
     ) -> None:
         addr, zone = _split_zone(host)
         if zone is not None:
@@ -330,6 +347,7 @@ def _host_name(value: str) -> str:
 
 
 def _host_text(value: object) -> str:
+    value = _from_ip(value)
     if not isinstance(value, str):
         raise AddressError(f"'host' must be a str (got {value!r})")
     if value in ("", "*"):
