@@ -9,6 +9,8 @@ import sys
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import aiosock
 from aiosock import Namespace, OptionError, Style, options
@@ -346,3 +348,37 @@ def test_public_names_of_aiosock_options() -> None:
     for name in options.__all__:
         assert hasattr(options, name)
     assert "Credentials" in aiosock.__all__
+
+
+# --- every input either validates or raises OptionError --------------------------
+
+ANY_VALUE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([10**400, -(10**400), "\ud800", "lo\udcff", "a" * 15]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(),
+    st.binary(max_size=20),
+    st.tuples(st.booleans(), st.integers()),
+    st.tuples(st.integers(), st.floats()),
+    st.tuples(st.text(), st.none(), st.booleans()),
+)
+WRITABLE = [row.name for row in options.registry() if not row.read_only]
+
+
+@given(name=st.sampled_from(WRITABLE), value=ANY_VALUE)
+def test_any_value_validates_or_raises_option_error(name: str, value: object) -> None:
+    """validate_options() either accepts a value (which then encodes) or refuses it."""
+    failure: OptionError | None = None
+    try:
+        checked = options.validate_options({name: value})[name]
+    except OptionError as exc:
+        failure = exc
+    if failure is None:
+        raw = options.describe(name).codec.encode(checked)
+        assert isinstance(raw, int | bytes)
+    else:
+        assert failure.option == name
+        assert failure.reason.startswith("expected")

@@ -244,7 +244,7 @@ class LingerCodec(Codec):
 def _check_seconds(value: object, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise CodecError(f"expected a number of seconds, got {_got(value)}")
-    if not (math.isfinite(value) and 0 <= value <= high):
+    if not (0 <= value <= high and math.isfinite(value)):
         raise CodecError(f"expected seconds in 0..{high:g}, got {value!r}")
     return float(value)
 
@@ -314,7 +314,12 @@ class NameCodec(Codec):
     def check(self, value: object) -> str:
         if not isinstance(value, str):
             raise CodecError(f"expected an {self.what} as a str, got {_got(value)}")
-        encoded = os.fsencode(value)
+        try:
+            encoded = os.fsencode(value)
+        except UnicodeEncodeError:
+            raise CodecError(
+                f"expected an encodable {self.what}, got {value!r}"
+            ) from None
         if b"\0" in encoded or len(encoded) >= self.size:
             raise CodecError(
                 f"expected an {self.what} of at most {self.size - 1} bytes "

@@ -29,12 +29,15 @@ from ._optiontable import OPTIONS, Option, Phase, kind_name
 __all__ = [
     "SocketLike",
     "apply_options",
+    "borrow_socket",
     "describe",
     "get",
+    "listed_options",
     "names",
     "registry",
     "set",
     "snapshot",
+    "socket_kind",
     "validate_options",
 ]
 
