@@ -36,6 +36,8 @@ nitpicky = True
 # docs build offline, so these references are allowed to stay unresolved.
 nitpick_ignore_regex = [
     (r"py:.*", r"(socket|asyncio|ssl|os|enum|typing|collections\.abc|attrs|attr)\..*"),
+    (r"py:.*", r"(ipaddress|struct)\..*"),
+    (r"py:mod", r"(socket|asyncio|ipaddress|struct)"),
     (r"py:class", r"(str|int|bytes|float|bool|object|tuple|list|dict|None|Any|T)"),
     (r"py:class", r"(Callable|Coroutine|Awaitable|Iterable|Iterator|Mapping|Sequence|AsyncIterator)"),
     (r"py:class", r"(TimeoutError|OSError|ValueError|EOFError|Exception|BaseException)"),

@@ -6,7 +6,8 @@ libuv's thread pool on uvloop), so a slow name service never blocks the loop.
 Service names are looked up in aiosock's own services database first (in the
 executor, as the file may have to be read), then left to ``getaddrinfo``, which
 may know other sources; protocol names likewise. Results are typed addresses, in
-the resolver's order, without duplicates; failures are :class:`ResolutionError`.
+the resolver's order, without duplicates; failures are
+:class:`~aiosock.ResolutionError`.
 """
 
 from __future__ import annotations
@@ -114,20 +115,20 @@ async def resolve(
             loopback address (the any-address when ``passive``).
         port: A port number, a service name from the services database, or
             ``None`` for 0.
-        namespace: :attr:`Namespace.INET` or :attr:`Namespace.INET6` for one family
-            only; ``None`` for both.
+        namespace: :attr:`~aiosock.Namespace.INET` or
+            :attr:`~aiosock.Namespace.INET6` for one family only; ``None`` for both.
         style: The communication style the addresses are for; it picks the
             protocol a service name is looked up for (``tcp`` for
-            :attr:`Style.STREAM`, ``udp`` for :attr:`Style.DATAGRAM`).
+            :attr:`~aiosock.Style.STREAM`, ``udp`` for :attr:`~aiosock.Style.DATAGRAM`).
         passive: Resolve for binding (``AI_PASSIVE``).
 
     Returns:
-        A non-empty tuple of :class:`InetAddress` and :class:`Inet6Address`, in the
-        resolver's order, without duplicates.
+        A non-empty tuple of :class:`~aiosock.InetAddress` and
+        :class:`~aiosock.Inet6Address`, in the resolver's order, without duplicates.
 
     Raises:
         ResolutionError: The name is unknown or resolves to no address.
-        ValueError: ``namespace`` is :attr:`Namespace.LOCAL`.
+        ValueError: ``namespace`` is :attr:`~aiosock.Namespace.LOCAL`.
     """
     family = _check_namespace(namespace)
     if isinstance(port, int) and not isinstance(port, bool) and not 0 <= port <= 65535:
@@ -192,9 +193,9 @@ async def reverse(
     """Find the host and service names of a socket address (``getnameinfo``).
 
     Args:
-        address: An :class:`InetAddress` or :class:`Inet6Address`, a
+        address: An :class:`~aiosock.InetAddress` or :class:`~aiosock.Inet6Address`, a
             ``(host, port)`` tuple with an IP literal, or an IP literal (port 0).
-        style: :attr:`Style.DATAGRAM` looks the port up as a UDP service
+        style: :attr:`~aiosock.Style.DATAGRAM` looks the port up as a UDP service
             (``NI_DGRAM``); otherwise TCP.
         numeric_host: Give the address as text instead of a name (``NI_NUMERICHOST``).
         numeric_service: Give the port as digits (``NI_NUMERICSERV``).

@@ -106,7 +106,7 @@ class InterfaceAddress:
 
     @property
     def namespace(self) -> Namespace:
-        """:attr:`Namespace.INET` or :attr:`Namespace.INET6`."""
+        """:attr:`~aiosock.Namespace.INET` or :attr:`~aiosock.Namespace.INET6`."""
         return Namespace.INET if self.address.version == 4 else Namespace.INET6
 
     @property

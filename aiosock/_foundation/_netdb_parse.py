@@ -353,6 +353,7 @@ def parse_services(text: str) -> ParseResult[Service]:
         TypeError: ``text`` is not a ``str``.
 
     Example:
+        >>> from aiosock.netdb import parse_services
         >>> result = parse_services("http 80/tcp www  # WorldWideWeb\nbad line\n")
         >>> result.entries
         (Service(name='http', port=80, protocol='tcp', aliases=('www',)),)
