@@ -828,10 +828,17 @@ async def test_resolve_unknown_service() -> None:
 
 async def test_resolve_unknown_host() -> None:
     """A name under .invalid (RFC 6761) never resolves: a ResolutionError, not ()."""
-    with pytest.raises(ResolutionError) as info:
+    # Not in /etc/hosts, so the system resolver may ask its DNS server, which
+    # answers NXDOMAIN at once; a host with no DNS at all only makes it slow.
+    try:
         async with asyncio.timeout(TIMEOUT):
             await parse_endpoint("tcp://nonexistent.invalid:80").resolve()
-    error = info.value
+    except ResolutionError as exc:
+        error = exc
+    except TimeoutError:
+        pytest.skip(f"the system resolver gave no answer within {TIMEOUT} s")
+    else:
+        pytest.fail("nonexistent.invalid resolved")
     assert isinstance(error, OSError)
     assert isinstance(error, AddressError)
     assert error.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None))
