@@ -201,3 +201,19 @@ def test_interface_error_pickles() -> None:
     )
     copy = pickle.loads(pickle.dumps(error))
     assert (type(copy), copy.errno, str(copy)) == (InterfaceError, 19, str(error))
+
+
+def test_public_names() -> None:
+    """aiosock.interfaces exports exactly the documented names."""
+    assert sorted(interfaces.__all__) == [
+        "Interface",
+        "InterfaceAddress",
+        "InterfaceError",
+        "InterfaceFlag",
+        "get",
+        "index",
+        "list",
+        "name",
+    ]
+    assert interfaces.list is not list
+    assert "interfaces" in aiosock.__all__

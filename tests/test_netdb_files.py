@@ -154,3 +154,42 @@ def test_iterators_are_fresh_each_time() -> None:
     """Each call of an iterator function starts at the first entry (setservent)."""
     first = next(netdb.protocols(), None)
     assert next(netdb.protocols(), None) == first
+
+
+def test_public_names() -> None:
+    """aiosock.netdb exports exactly the documented names, each one defined."""
+    assert sorted(netdb.__all__) == sorted(
+        [
+            "DEFAULT_PATHS",
+            "Host",
+            "Network",
+            "ParseResult",
+            "Problem",
+            "Protocol",
+            "Service",
+            "host_name",
+            "hosts",
+            "load_hosts",
+            "load_networks",
+            "load_protocols",
+            "load_services",
+            "network_by_address",
+            "network_by_name",
+            "networks",
+            "parse_hosts",
+            "parse_networks",
+            "parse_protocols",
+            "parse_services",
+            "protocol_by_name",
+            "protocol_by_number",
+            "protocols",
+            "resolve",
+            "reverse",
+            "service_by_name",
+            "service_by_port",
+            "services",
+        ]
+    )
+    for name in netdb.__all__:
+        assert getattr(netdb, name) is not None
+    assert "netdb" in __import__("aiosock").__all__

@@ -48,6 +48,7 @@ _SPACE = " \t\n\v\f\r"
 _FIELD = re.compile(r"([^ \t\n\v\f\r]*)[ \t\n\v\f\r]*")
 _WORDS = re.compile(r"[^ \t\n\v\f\r]+")
 _CUT = re.compile(r"[#\n]")
+_DECIMAL = re.compile(r"[1-9][0-9]*")
 _ULONG_MAX = 2**64 - 1
 _U32_MAX = 2**32 - 1
 _INADDR_NONE = _U32_MAX
@@ -113,6 +114,10 @@ def strtoul(text: str, base: int) -> tuple[int, int]:
         overflow gives ``ULONG_MAX``) and the index just after the number; ``end``
         is 0 when there was no number.
     """
+    if base in (0, 10) and (plain := _DECIMAL.match(text)):
+        # The common case, a plain decimal number: the loop below in one step.
+        value = int(plain.group())
+        return min(value, _ULONG_MAX), plain.end()
     n = len(text)
     i = len(text) - len(text.lstrip(_SPACE))
     negative = False
