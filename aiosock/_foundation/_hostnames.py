@@ -128,7 +128,8 @@ async def resolve(
 
     Raises:
         ResolutionError: The name is unknown or resolves to no address.
-        ValueError: ``namespace`` is :attr:`~aiosock.Namespace.LOCAL`.
+        ValueError: ``namespace`` is :attr:`~aiosock.Namespace.LOCAL`, or
+            ``port`` is outside 0..65535.
     """
     family = _check_namespace(namespace)
     if isinstance(port, int) and not isinstance(port, bool) and not 0 <= port <= 65535:
