@@ -303,6 +303,12 @@ ERRORS: list[tuple[str, int, str]] = [
     ("127.0.0.1:80", 0, "did you mean 'tcp://127.0.0.1:80'?"),
     ("[::1]:80", 0, "did you mean 'tcp://[::1]:80'?"),
     ("/run/app.sock", 0, "did you mean 'unix:/run/app.sock'?"),
+    ("./app.sock", 0, "did you mean 'unix:./app.sock'?"),
+    ("localhost:http", 0, "got 'localhost'"),
+    ("ip:icmp", 0, "got 'ip' (did you mean ip4 or ip6?)"),
+    ("raw:1", 0, "(did you mean ip4 or ip6?)"),
+    ("https://example.org:443", 0, "TLS is the ssl= argument, not a scheme"),
+    ("file:///run/app.sock", 0, "(did you mean unix?)"),
     ("tcp", 3, "expected ':' after the scheme, got the end"),
     ("tcp;//a:1", 3, "expected ':' after the scheme, got ';'"),
     ("tcp:", 4, "expected '//' after 'tcp:'"),
@@ -320,6 +326,9 @@ ERRORS: list[tuple[str, int, str]] = [
     ("tcp://127.1:80", 6, "expected an IPv4 address"),
     ("tcp://256.1.1.1:80", 6, "expected an IPv4 address"),
     ("tcp://host", 10, "expected ':' and a port, got the end"),
+    ("tcp://*", 7, "expected ':' and a port, got the end"),
+    ("tcp://localhost;80", 15, "expected ':' and a port, got ';'"),
+    ("tcp://localhost 80", 15, "expected ':' and a port, got ' '"),
     ("tcp6://127.0.0.1:80", 7, "for tcp6/udp6, got an IPv4 address"),
     ("udp6://127.0.0.1:80", 7, "for tcp6/udp6, got an IPv4 address"),
     ("tcp4://[::1]:80", 7, "for tcp4/udp4, got an IPv6 address"),
@@ -387,6 +396,13 @@ def test_parse_errors(text: str, position: int, phrase: str) -> None:
     assert error.position == position
     assert phrase in error.reason
     assert f"at position {position} in {text!r}" in str(error)
+
+
+def test_no_tcp_hint_for_name_and_word() -> None:
+    """'name:word' gets no tcp:// hint: it is more likely a misspelt scheme."""
+    with pytest.raises(AddressError) as info:
+        parse_endpoint("localhost:http")
+    assert "did you mean" not in str(info.value)
 
 
 def test_address_error_is_a_value_error() -> None:

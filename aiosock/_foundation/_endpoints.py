@@ -239,17 +239,37 @@ def _fail(text: str, position: int, expected: str) -> AddressError:
     return AddressError(f"expected {expected}, got {got}", text=text, position=position)
 
 
-def _suggest(text: str) -> str:
-    """Return a hint for text that lacks its scheme, or ``""``."""
-    for prefix in ("tcp://", "unix:"):
-        try:
-            parse_endpoint(prefix + text)
-        except AddressError:
-            continue
-        if prefix == "unix:" and not text.startswith(("/", ".")):
-            continue
-        return f" (did you mean {prefix + text!r}?)"
-    return ""
+# Schemes people reach for that the grammar spells differently.
+_TLS = "did you mean tcp? TLS is the ssl= argument, not a scheme"
+_SCHEME_HINTS = {
+    "ip": "did you mean ip4 or ip6?",
+    "raw": "did you mean ip4 or ip6?",
+    "icmp": "did you mean ip4:icmp?",
+    "http": "did you mean tcp?",
+    "https": _TLS,
+    "ssl": _TLS,
+    "tls": _TLS,
+    "file": "did you mean unix?",
+    "local": "did you mean unix?",
+    "dgram": "did you mean udp or unixgram?",
+    "seqpacket": "did you mean unixpacket?",
+}
+
+
+def _suggest(text: str, scheme: str) -> str:
+    """Return a hint for a wrong or missing scheme, or ``""``."""
+    if scheme in _SCHEME_HINTS:
+        return f" ({_SCHEME_HINTS[scheme]})"
+    if text.startswith(("/", ".")):
+        return f" (did you mean {'unix:' + text!r}?)"
+    try:
+        endpoint = parse_endpoint("tcp://" + text)
+    except AddressError:
+        return ""
+    address = endpoint.address
+    if isinstance(address, HostAddress) and not isinstance(address.port, int):
+        return ""  # "name:word" is more likely a wrong scheme than a host and port
+    return f" (did you mean {'tcp://' + text!r}?)"
 
 
 def parse_endpoint(text: str) -> Endpoint:
@@ -280,7 +300,7 @@ def parse_endpoint(text: str) -> Endpoint:
     if scheme not in SCHEMES:
         got = repr(match.group()) if match else repr(text[:1]) if text else "the end"
         raise AddressError(
-            f"expected {_EXPECTED_SCHEMES}, got {got}{_suggest(text)}",
+            f"expected {_EXPECTED_SCHEMES}, got {got}{_suggest(text, scheme)}",
             text=text,
             position=0,
         )
@@ -371,7 +391,10 @@ def _parse_inet(
                 position=pos,
             )
         if colon < 0:
-            raise _fail(text, len(text), "':' and a port")
+            # Point at what stands where the ':' should be ("host 80", "host;80").
+            chars = range(pos, len(text))
+            bad = next((i for i in chars if not _host_char(text[i], "*")), None)
+            raise _fail(text, len(text) if bad is None else bad, "':' and a port")
         host = text[pos:colon]
         _check_host(text, pos, host, namespace)
     port = _parse_port(text, colon + 1)
@@ -384,12 +407,16 @@ def _parse_inet(
     return Endpoint(style, namespace, address)
 
 
+def _host_char(char: str, also: str = "") -> bool:
+    return char.isascii() and (char.isalnum() or char in "._-" + also)
+
+
 def _check_host(text: str, pos: int, host: str, namespace: Namespace | None) -> None:
     """Check an unbracketed host (name, IPv4 literal, empty or ``*``)."""
     if host in ("", "*"):
         return
     for i, char in enumerate(host):
-        if not (char.isascii() and (char.isalnum() or char in "._-")):
+        if not _host_char(char):
             raise AddressError(
                 f"expected a host name or IP address, got {host!r}",
                 text=text,
