@@ -1,20 +1,44 @@
 """``aiosock inetd``: the super-server, or ``--check`` of its configuration.
 
-Strategy: parse the arguments, load the file (or the embedded default), and with
-``--check`` print every problem and exit 1 if there was one. Otherwise run the
-daemon on the chosen loop until SIGTERM or SIGINT; SIGHUP reloads.
+Strategy: parse the arguments, then either check the file (print every problem,
+exit 1 if there is one) or run :func:`aiosock.inetd._runner.run_inetd` on the
+chosen loop in the foreground until SIGTERM or SIGINT. The daemon logs to stderr
+(or syslog with ``--syslog``): a line per service it listens for, ``ready: ...``
+when every service was tried, and a line per connection.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import logging.handlers
+import os
 import sys
 
 from .._foundation._errors import ConfigError
+from .._foundation._loop import run
 from ..inetd import DEFAULT_CONFIG, InetdConfig, load_inetd_conf, parse_inetd_conf
+from ..inetd._checks import check_entries
 from ..inetd._load import netdb_lookup
+from ..inetd._runner import run_inetd
 
 __all__ = ["register"]
+
+_SYSLOG = "/dev/log"
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text}")
+    return value
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="run the internet super-server (inetd.conf format)",
         description="Listen on the services of an inetd.conf file and start their "
         "servers on demand. With no --config, serve the internal services on "
-        "loopback high ports.",
+        "loopback high ports. SIGHUP reloads the file; SIGTERM and SIGINT stop.",
     )
     parser.add_argument(
         "--config", "-c", metavar="FILE", help="the inetd.conf file to read"
@@ -34,7 +58,56 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="only check the configuration: print each problem, exit 1 if any",
     )
-    parser.set_defaults(func=run)
+    parser.add_argument(
+        "--foreground",
+        action="store_true",
+        default=True,
+        help="stay in the foreground (the default: aiosock inetd never forks "
+        "itself into the background; let the service manager supervise it)",
+    )
+    parser.add_argument(
+        "--rate",
+        "-R",
+        type=_positive,
+        default=256,
+        metavar="N",
+        help="the .max of program lines that give none: servers a minute "
+        "(default 256, as openbsd-inetd)",
+    )
+    parser.add_argument(
+        "--retry-time",
+        type=_seconds,
+        default=600.0,
+        metavar="SECONDS",
+        help="how long a service past its .max stays disabled, and how often a "
+        "service that cannot bind is tried again (default 600)",
+    )
+    parser.add_argument(
+        "--backlog",
+        "-q",
+        type=_positive,
+        default=511,
+        metavar="N",
+        help="the listen() backlog of stream services (default 511)",
+    )
+    parser.add_argument(
+        "--grace",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="at SIGTERM, how long in-process handlers may finish (default 0)",
+    )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no log line per connection",
+    )
+    parser.add_argument(
+        "--syslog",
+        action="store_true",
+        help="log to syslog (facility daemon) instead of stderr",
+    )
+    parser.set_defaults(func=run_command)
 
 
 def _load(path: str | None) -> InetdConfig:
@@ -45,7 +118,29 @@ def _load(path: str | None) -> InetdConfig:
     return load_inetd_conf(path)
 
 
-def run(args: argparse.Namespace) -> int:
+def _setup_logging(args: argparse.Namespace) -> None:
+    base = logging.getLogger("aiosock.inetd")
+    base.setLevel(logging.DEBUG if args.verbose > 1 else logging.INFO)
+    if args.quiet:
+        logging.getLogger("aiosock.inetd.connections").setLevel(logging.WARNING)
+    handler: logging.Handler
+    if args.syslog and os.path.exists(_SYSLOG):
+        handler = logging.handlers.SysLogHandler(
+            _SYSLOG, facility=logging.handlers.SysLogHandler.LOG_DAEMON
+        )
+        handler.setFormatter(
+            logging.Formatter("aiosock-inetd[%(process)d]: %(message)s")
+        )
+        base.addHandler(handler)
+        base.propagate = False
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("aiosock inetd: %(message)s"))
+    base.addHandler(handler)
+    base.propagate = False
+
+
+def run_command(args: argparse.Namespace) -> int:
     """Run ``aiosock inetd`` with parsed arguments; return the exit status."""
     try:
         config = _load(args.config)
@@ -54,14 +149,33 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if args.check:
         return _check(config)
-    print("aiosock inetd: serving is not implemented yet", file=sys.stderr)
-    return 1
+    _setup_logging(args)
+    if args.config is None:
+        print(
+            "aiosock inetd: no --config: serving the internal services on "
+            "loopback (echo 17007, discard 17009, daytime 17013, chargen 17019, "
+            "time 17037; TCP and UDP, 127.0.0.1 and ::1)",
+            file=sys.stderr,
+            flush=True,
+        )
+    source = None if args.config is None else args.config
+    return run(
+        run_inetd(
+            source,
+            rate=args.rate,
+            retry_time=args.retry_time,
+            backlog=args.backlog,
+            grace=args.grace,
+        ),
+        loop=args.loop,
+    )
 
 
 def _check(config: InetdConfig) -> int:
-    for problem in config.problems:
+    problems = [*config.problems, *check_entries(config.entries)]
+    for problem in problems:
         print(problem, file=sys.stderr)
-    count = len(config.problems)
+    count = len(problems)
     print(
         f"{config.file}: {len(config.entries)} services, "
         f"{count} problem{'s' if count != 1 else ''}"

@@ -6,7 +6,20 @@ This module is a facade: it only re-exports names from private modules.
 from ._config import EXTENSION_PREFIX as EXTENSION_PREFIX
 from ._config import ServiceLookup as ServiceLookup
 from ._config import parse_inetd_conf as parse_inetd_conf
+from ._daemon import Inetd as Inetd
+from ._daemon import ServiceStatus as ServiceStatus
+from ._datagrams import DatagramReplier as DatagramReplier
 from ._default import DEFAULT_CONFIG as DEFAULT_CONFIG
+from ._internal import chargen as chargen
+from ._internal import chargen_datagram as chargen_datagram
+from ._internal import daytime as daytime
+from ._internal import daytime_datagram as daytime_datagram
+from ._internal import discard as discard
+from ._internal import discard_datagram as discard_datagram
+from ._internal import echo as echo
+from ._internal import echo_datagram as echo_datagram
+from ._internal import time as time
+from ._internal import time_datagram as time_datagram
 from ._load import load_inetd_conf as load_inetd_conf
 from ._records import BUILTINS as BUILTINS
 from ._records import InetdConfig as InetdConfig
@@ -17,10 +30,23 @@ __all__ = [
     "BUILTINS",
     "DEFAULT_CONFIG",
     "EXTENSION_PREFIX",
+    "DatagramReplier",
+    "Inetd",
     "InetdConfig",
     "Limits",
     "ServiceEntry",
     "ServiceLookup",
+    "ServiceStatus",
+    "chargen",
+    "chargen_datagram",
+    "daytime",
+    "daytime_datagram",
+    "discard",
+    "discard_datagram",
+    "echo",
+    "echo_datagram",
     "load_inetd_conf",
     "parse_inetd_conf",
+    "time",
+    "time_datagram",
 ]

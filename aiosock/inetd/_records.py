@@ -149,17 +149,23 @@ class ServiceEntry:
 
     @property
     def name(self) -> str:
-        """A short name for logs: the builtin or service, with any host prefix."""
+        """A short name for logs: ``service/protocol`` (``echo/tcp``).
+
+        An internal service on a port number is named after the service it is.
+        """
         base = self.service
-        if self.hosts and self.hosts != ("*",):
-            hosts = ",".join(f"[{h}]" if ":" in h else h for h in self.hosts)
-            base = f"{hosts}:{base}"
+        if self.builtin is not None and base.isdecimal():
+            base = self.builtin
         return f"{base}/{self.protocol}"
 
     @property
     def key(self) -> tuple[object, ...]:
-        """What identifies the listening side: kept across a reload when equal."""
-        return (
+        """What identifies the listening side: kept across a reload when equal.
+
+        Port 0 (any port) identifies nothing, so such lines are also told apart
+        by what they serve.
+        """
+        key: tuple[object, ...] = (
             self.service,
             self.socket_type,
             self.protocol,
@@ -168,6 +174,9 @@ class ServiceEntry:
             self.send_buffer,
             self.receive_buffer,
         )
+        if self.port == 0:
+            key += (self.builtin, self.server, self.argv)
+        return key
 
 
 @attrs.frozen

@@ -1,0 +1,487 @@
+"""A running service: its sockets, watched by the loop, and what it starts.
+
+Strategy: every socket is watched with ``loop.add_reader`` and handled without
+transports until a connection is accepted, so that one mechanism serves every
+kind of line and the limits can pause a service by not watching it:
+
+- stream ``nowait``: accept a batch; each connection is checked against the
+  address lists, ``per_source`` and the ``.max`` rate, then either runs an
+  in-process handler (internal or ``python:``) in a task on a :class:`Stream`, or
+  is given to a child as fds 0-2; at ``instances`` the socket is not watched
+  until a server ends (clients wait in the backlog);
+- ``wait`` programs: the child gets the socket itself and the socket is not
+  watched until the child exits (the datagram side is in ``_datagrams``);
+- while a service is disabled by its ``.max`` rate, connections are accepted and
+  closed at once and datagrams read and dropped: the port is never given up.
+
+Per connection one line is logged on ``aiosock.inetd.connections``, as xinetd
+does: ``EXIT: service from=peer pid=N status=N duration=Ss`` (or ``FAIL: ...``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import importlib
+import logging
+import socket
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .._foundation._concepts import Style
+from .._foundation._errors import BrokenResourceError, ClosedResourceError
+from .._highlevel._api import wrap_socket
+from ._binding import DEFAULT_BACKLOG, Bound, bind_entry
+from ._datagrams import datagram_readable
+from ._internal import STREAM_HANDLERS, ChargenRotation
+from ._limits import Counters, RateWindow, access_allowed, client_address
+from ._spawn import describe_status, resolve_user, spawn, watch_child
+
+if TYPE_CHECKING:
+    import ipaddress
+    import subprocess
+
+    from .._highlevel._stream import Stream
+    from ._activation import InheritedSocket
+    from ._records import ServiceEntry
+
+__all__ = ["Context", "Service", "format_peer", "resolve_python"]
+
+logger = logging.getLogger("aiosock.inetd")
+connections = logging.getLogger("aiosock.inetd.connections")
+
+_BATCH = 64
+_TRANSIENT_ACCEPT = {errno.ECONNABORTED, errno.EPROTO, errno.EINTR, errno.EPERM}
+_FORK_ERRORS = {errno.EAGAIN, errno.ENOMEM}
+_BACKOFF = 1.0
+
+
+@attrs.define(eq=False)
+class Context:
+    """What the services of one daemon share.
+
+    Attributes:
+        handlers: ``python:NAME`` handlers given by an embedding application.
+        default_rate: The ``.max`` of program lines that give none.
+        retry_time: Seconds a service stays disabled past its ``.max``.
+        backlog: The ``listen()`` backlog.
+        inherited: Sockets passed by a service manager, not yet taken.
+        protected_ports: The ports of the internal UDP services.
+        broadcasts: The broadcast addresses of the local interfaces.
+    """
+
+    handlers: Mapping[str, Callable[..., Awaitable[object]]] = attrs.Factory(dict)
+    default_rate: int = 256
+    retry_time: float = 600.0
+    backlog: int = DEFAULT_BACKLOG
+    inherited: list[InheritedSocket] = attrs.Factory(list)
+    protected_ports: set[int] = attrs.Factory(set)
+    broadcasts: frozenset[ipaddress.IPv4Address] = frozenset()
+
+
+def resolve_python(
+    target: str, handlers: Mapping[str, Callable[..., Awaitable[object]]]
+) -> Callable[..., Awaitable[object]]:
+    """Return the handler a ``python:`` server names.
+
+    Raises:
+        LookupError: No such name, module or attribute (the message says which).
+    """
+    if target in handlers:
+        return handlers[target]
+    module_name, sep, attribute = target.partition(":")
+    if not sep:
+        raise LookupError(f"no handler named {target!r} was given to Inetd")
+    try:
+        found: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise LookupError(f"cannot import {module_name!r}: {exc}") from exc
+    for part in attribute.split("."):
+        try:
+            found = getattr(found, part)
+        except AttributeError:
+            raise LookupError(f"module {module_name!r} has no {attribute!r}") from None
+    if not callable(found):
+        raise LookupError(f"expected a callable at {target!r}, got {type(found)}")
+    handler: Callable[..., Awaitable[object]] = found
+    return handler
+
+
+def format_peer(sockaddr: Any) -> str:
+    """Return a peer address for the log: ``1.2.3.4:5``, ``[::1]:5``, or a path."""
+    if isinstance(sockaddr, tuple) and len(sockaddr) >= 2:
+        host = str(sockaddr[0])
+        return f"[{host}]:{sockaddr[1]}" if ":" in host else f"{host}:{sockaddr[1]}"
+    if isinstance(sockaddr, bytes):
+        sockaddr = sockaddr.decode("utf-8", "replace")
+    return str(sockaddr) or "unix"
+
+
+class Service:
+    """One line of the configuration, listening."""
+
+    def __init__(self, entry: ServiceEntry, context: Context) -> None:
+        self.entry = entry
+        self.context = context
+        self.bound: list[Bound] = []
+        self.counters = Counters()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.children: dict[int, subprocess.Popen[bytes]] = {}
+        self.closed = False
+        self._loop = asyncio.get_running_loop()
+        self._disabled_until = 0.0
+        self._paused_until = 0.0
+        self._handler: Callable[..., Awaitable[object]] | None = None
+        self._rate: RateWindow | None = None
+        #: Where the next chargen datagram starts.
+        self.rotation = ChargenRotation()
+        self._configure()
+
+    # -- lifecycle --------------------------------------------------------------
+
+    @property
+    def is_program(self) -> bool:
+        """Whether the server is a program (not internal, not ``python:``)."""
+        return not self.entry.is_internal and not self.entry.is_python
+
+    def _configure(self) -> None:
+        entry = self.entry
+        limit = entry.max_rate
+        if limit is None and self.is_program:
+            limit = self.context.default_rate
+        self._rate = RateWindow(limit) if limit is not None else None
+        if entry.is_internal:
+            self._handler = STREAM_HANDLERS[entry.builtin or ""]
+        elif entry.is_python:
+            self._handler = resolve_python(entry.python_target, self.context.handlers)
+
+    async def start(self) -> None:
+        """Bind the sockets and start watching them.
+
+        Raises:
+            OSError: A socket could not be bound; nothing is left open.
+            LookupError: A ``python:`` handler cannot be found.
+        """
+        self.bound = await bind_entry(
+            self.entry, self.context.inherited, backlog=self.context.backlog
+        )
+        for bound in self.bound:
+            self.watch(bound)
+
+    def update(self, entry: ServiceEntry) -> None:
+        """Take a changed line with the same sockets (servers, user, limits...).
+
+        Raises:
+            LookupError: The new ``python:`` handler cannot be found (the old
+                line stays in force).
+        """
+        old = self.entry
+        self.entry = entry
+        try:
+            self._configure()
+        except LookupError:
+            self.entry = old
+            self._configure()
+            raise
+        self.resume()
+
+    def close(self) -> None:
+        """Stop listening: running servers and connections go on."""
+        if self.closed:
+            return
+        self.closed = True
+        for bound in self.bound:
+            self.unwatch(bound)
+            bound.listener.close()
+
+    async def aclose(self, grace: float = 0.0) -> None:
+        """Stop listening, then cancel in-process handlers after ``grace`` seconds."""
+        self.close()
+        tasks = set(self.tasks)
+        if tasks and grace > 0:
+            await asyncio.wait(tasks, timeout=grace)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """Where the service listens, as endpoint text."""
+        return tuple(str(bound.endpoint) for bound in self.bound)
+
+    @property
+    def handler(self) -> Callable[..., Awaitable[object]]:
+        """The in-process handler (internal or ``python:``)."""
+        assert self._handler is not None, "programs have no handler"
+        return self._handler
+
+    def describe(self) -> str:
+        """What serves the line: ``internal echo``, ``/bin/cat``, ``python:m:f``."""
+        entry = self.entry
+        if entry.is_internal:
+            return f"internal {entry.builtin}"
+        mode = "wait" if entry.wait else "nowait"
+        return f"{entry.server} {mode}"
+
+    # -- watching ---------------------------------------------------------------
+
+    def watch(self, bound: Bound) -> None:
+        if bound.watching or self.closed or bound.owner is not None:
+            return
+        bound.watching = True
+        self._loop.add_reader(bound.sock.fileno(), self._readable, bound)
+
+    def unwatch(self, bound: Bound) -> None:
+        if bound.watching:
+            bound.watching = False
+            self._loop.remove_reader(bound.sock.fileno())
+
+    def _pause(self) -> None:
+        for bound in self.bound:
+            self.unwatch(bound)
+
+    def resume(self) -> None:
+        if self.closed or self._loop.time() < self._paused_until - 0.001:
+            return
+        if self.counters.at_instances(self.entry.limits) and not self.disabled:
+            return
+        for bound in self.bound:
+            if bound.dispatched is None:
+                self.watch(bound)
+
+    def _pause_for(self, seconds: float) -> None:
+        self._paused_until = self._loop.time() + seconds
+        self._pause()
+        self._loop.call_later(seconds, self.resume)
+
+    @property
+    def disabled(self) -> bool:
+        """Whether the ``.max`` rate disabled the service for now."""
+        return self._loop.time() < self._disabled_until
+
+    def _admit_rate(self) -> bool:
+        """Count one server start; disable the service when it is one too many."""
+        if self._rate is None or self._rate.admit(self._loop.time()):
+            return True
+        retry = self.context.retry_time
+        self._disabled_until = self._loop.time() + retry
+        logger.error(
+            "%s: more than %d servers a minute: server failing (looping), "
+            "service disabled for %g s",
+            self.entry.name,
+            self._rate.limit,
+            retry,
+        )
+        self._loop.call_later(retry, self._enable)
+        return False
+
+    def _enable(self) -> None:
+        if not self.closed and not self.disabled:
+            logger.warning("%s: service enabled again", self.entry.name)
+            self.resume()
+
+    def _readable(self, bound: Bound) -> None:
+        if self.entry.socket_type is Style.DATAGRAM:
+            datagram_readable(self, bound)
+        elif self.entry.wait and self.is_program:
+            self.spawn_wait(bound)
+        else:
+            self._accept(bound)
+
+    # -- admission --------------------------------------------------------------
+
+    def admit(self, sockaddr: Any, *, rate: bool = True) -> bool:
+        """Check a client against the lists, ``per_source`` and the rate.
+
+        Refusals are logged; ``rate=False`` leaves the ``.max`` count alone.
+        """
+        limits = self.entry.limits
+        source = client_address(sockaddr)
+        if not access_allowed(limits, source):
+            self.log_fail(sockaddr, "address refused (only_from/no_access)")
+            return False
+        if self.counters.at_per_source(limits, source):
+            self.log_fail(sockaddr, f"per_source limit {limits.per_source} reached")
+            return False
+        return not rate or self._admit_rate()
+
+    def log_fail(self, sockaddr: Any, reason: str) -> None:
+        """Log one refused client."""
+        connections.info(
+            "FAIL: %s from=%s reason=%s", self.entry.name, format_peer(sockaddr), reason
+        )
+
+    def log_exit(
+        self, sockaddr: Any, started: float, pid: int | None, status: str | None
+    ) -> None:
+        """Log one finished server, as xinetd does."""
+        parts = [f"EXIT: {self.entry.name}"]
+        if sockaddr is not None:
+            parts.append(f"from={format_peer(sockaddr)}")
+        if pid is not None:
+            parts.append(f"pid={pid}")
+        if status is not None:
+            parts.append(status)
+        parts.append(f"duration={self._loop.time() - started:.3f}s")
+        connections.info(" ".join(parts))
+
+    def started(self, sockaddr: Any) -> None:
+        """Count a server as running; stop watching at ``instances``."""
+        self.counters.add(client_address(sockaddr))
+        if self.counters.at_instances(self.entry.limits) or (
+            self.entry.wait and not self.is_program
+        ):
+            self._pause()
+
+    def ended(self, sockaddr: Any) -> None:
+        """Count a server as ended; watch again below ``instances``."""
+        self.counters.remove(client_address(sockaddr))
+        self.resume()
+
+    # -- streams ----------------------------------------------------------------
+
+    def _accept(self, bound: Bound) -> None:
+        for _ in range(_BATCH):
+            if not bound.watching:
+                return
+            try:
+                conn, peer = bound.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in _TRANSIENT_ACCEPT:
+                    continue
+                logger.error(
+                    "%s: accept failed: %s", self.entry.name, exc.strerror or exc
+                )
+                self._pause_for(_BACKOFF)
+                return
+            self._connection(conn, peer)
+
+    def _connection(self, conn: socket.socket, peer: Any) -> None:
+        if self.disabled or not self.admit(peer):
+            conn.close()
+            return
+        self.started(peer)
+        if self.is_program:
+            self._spawn_connection(conn, peer)
+            return
+        task = self._loop.create_task(self._run_handler(conn, peer))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _run_handler(self, conn: socket.socket, peer: Any) -> None:
+        started = self._loop.time()
+        handler = self._handler
+        assert handler is not None
+        try:
+            try:
+                stream: Stream = await wrap_socket(conn, server_side=True)
+            except BaseException:
+                conn.close()
+                raise
+            await self._call(handler, stream, peer)
+        finally:
+            self.ended(peer)
+            self.log_exit(peer, started, None, None)
+
+    async def _call(
+        self, handler: Callable[..., Awaitable[object]], stream: Stream, peer: Any
+    ) -> None:
+        try:
+            await handler(stream)
+        except asyncio.CancelledError:
+            stream.abort()
+            raise
+        except (BrokenResourceError, ClosedResourceError):
+            stream.abort()
+        except Exception:
+            logger.exception(
+                "%s: handler for %s raised", self.entry.name, format_peer(peer)
+            )
+            stream.abort()
+        else:
+            try:
+                await stream.aclose()
+            except (BrokenResourceError, ClosedResourceError, OSError):
+                stream.abort()
+
+    def start_child(self, fd: int, *, listen_fds: bool = False) -> int | None:
+        """Start the program on ``fd``; log and return ``None`` when it fails."""
+        entry = self.entry
+        try:
+            run_as = resolve_user(entry.user, entry.group)
+            proc = spawn(entry, fd, run_as, listen_fds=listen_fds)
+        except LookupError as exc:
+            logger.error("%s: cannot start %s: %s", entry.name, entry.server, exc)
+            return None
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            logger.error("%s: cannot start %s: %s", entry.name, entry.server, reason)
+            if exc.errno in _FORK_ERRORS:
+                self._pause_for(_BACKOFF)
+            return None
+        self.children[proc.pid] = proc
+        return proc.pid
+
+    def _spawn_connection(self, conn: socket.socket, peer: Any) -> None:
+        started = self._loop.time()
+        try:
+            pid = self.start_child(conn.fileno())
+        finally:
+            conn.close()
+        if pid is None:
+            self.ended(peer)
+            return
+
+        def exited(code: int) -> None:
+            self.children.pop(pid, None)
+            self.ended(peer)
+            self.log_exit(peer, started, pid, describe_status(code))
+
+        watch_child(self.children[pid], exited, self._loop)
+
+    def spawn_wait(self, bound: Bound, peer: Any = None) -> None:
+        """Give the socket to a ``wait`` child and stop watching it until it exits."""
+        if self.disabled:
+            self.drain(bound)
+            return
+        if not self._admit_rate():
+            self.drain(bound)
+            return
+        started = self._loop.time()
+        pid = self.start_child(bound.sock.fileno(), listen_fds=True)
+        if pid is None:
+            # Drop what the child would have taken, so that a broken program
+            # fails once a second at most rather than on every wake-up.
+            self.drain(bound, limit=1)
+            self._pause_for(_BACKOFF)
+            return
+        self.unwatch(bound)
+        bound.owner = pid
+        self.counters.add(None)
+
+        def exited(code: int) -> None:
+            self.children.pop(pid, None)
+            bound.owner = None
+            self.counters.remove(None)
+            self.log_exit(peer, started, pid, describe_status(code))
+            self.resume()
+
+        watch_child(self.children[pid], exited, self._loop)
+
+    def drain(self, bound: Bound, limit: int = _BATCH) -> None:
+        """Take what is pending and drop it (a disabled or failing service)."""
+        for _ in range(limit):
+            try:
+                if self.entry.socket_type is Style.DATAGRAM:
+                    bound.sock.recv(1)
+                else:
+                    bound.sock.accept()[0].close()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                continue

@@ -1,0 +1,229 @@
+"""Starting server programs and reaping them.
+
+Strategy: ``subprocess.Popen`` (CPython's C ``fork_exec``), watched with a pidfd.
+
+- Popen does in C, between fork and exec, everything an inetd child needs: the
+  socket duplicated onto fds 0, 1 and 2, every other descriptor closed
+  (``close_fds``), ``setsid``, ``setgroups`` (the user's supplementary groups from
+  ``os.getgrouplist``, what ``initgroups`` sets), ``setgid`` then ``setuid``, the
+  signal dispositions Python changed put back (``SIGPIPE``), a clean environment.
+  An exec that fails (missing program, not executable, unknown interpreter) is
+  reported to the parent as an ``OSError`` before Popen returns, so the daemon
+  logs it with the service's name. ``os.posix_spawn`` cannot change user or
+  groups; asyncio's ``create_subprocess_exec`` differs per loop (uvloop spawns
+  through libuv, which has no supplementary groups) and on the default loop of
+  Python 3.11 waits for each child in a thread of its own.
+- Each child is reaped through ``os.pidfd_open`` and ``loop.add_reader``: the same
+  on both loops, no thread and no ``SIGCHLD`` handler that could reap another
+  library's children. Where pidfds are missing (Linux before 5.3), one thread
+  per child waits instead.
+- ``wait`` children also get the socket as fd 3 with ``LISTEN_FDS=1`` and
+  ``LISTEN_PID`` (systemd's protocol). ``LISTEN_PID`` must be the child's own pid,
+  known only after fork, so they start through a two-line Python shim that sets
+  it, duplicates fd 0 onto fd 3 and execs the program (same pid).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import grp
+import os
+import pwd
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import attrs
+
+if TYPE_CHECKING:
+    from ._records import ServiceEntry
+
+__all__ = [
+    "DEFAULT_PATH",
+    "RunAs",
+    "child_environment",
+    "describe_status",
+    "resolve_user",
+    "spawn",
+    "watch_child",
+]
+
+#: ``PATH`` in a child's environment.
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+_SHIM = (
+    "import os,sys;os.dup2(0,3);os.environ['LISTEN_PID']=str(os.getpid());"
+    "os.execv(sys.argv[1],sys.argv[2:])"
+)
+
+
+@attrs.frozen
+class RunAs:
+    """Who a child runs as: ``None`` fields leave the daemon's own in place.
+
+    Attributes:
+        name: The user's name (for ``USER``, ``LOGNAME``).
+        home: The user's home directory (for ``HOME``).
+        uid: The user id to switch to.
+        gid: The group id to switch to.
+        groups: The supplementary groups.
+    """
+
+    name: str
+    home: str
+    uid: int | None = None
+    gid: int | None = None
+    groups: tuple[int, ...] | None = None
+
+
+def resolve_user(user: str, group: str | None) -> RunAs:
+    """Look up a service's user and group in the password and group databases.
+
+    As root, the child switches to the user, to the group (the user's primary
+    group when none is given) and to the user's supplementary groups. Not as root,
+    only the daemon's own user can run servers (as with openbsd-inetd), unswitched.
+
+    Raises:
+        LookupError: The user or the group does not exist, or the daemon cannot
+            switch to them (the message says which).
+    """
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise LookupError(f"unknown user {user!r}") from None
+    gid = entry.pw_gid
+    if group is not None:
+        try:
+            gid = grp.getgrnam(group).gr_gid
+        except KeyError:
+            raise LookupError(f"unknown group {group!r}") from None
+    if os.geteuid() != 0:
+        if entry.pw_uid != os.geteuid():
+            raise LookupError(
+                f"cannot run as user {user!r}: aiosock inetd runs as uid "
+                f"{os.geteuid()}, not as root"
+            )
+        if gid not in (os.getegid(), *os.getgroups()):
+            raise LookupError(f"cannot run as group {group!r}: not root")
+        return RunAs(user, entry.pw_dir)
+    groups = tuple(os.getgrouplist(user, gid))
+    return RunAs(user, entry.pw_dir, entry.pw_uid, gid, groups)
+
+
+def child_environment(
+    run_as: RunAs, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Return the clean environment of a child: PATH, HOME, USER, LOGNAME."""
+    env = {
+        "PATH": DEFAULT_PATH,
+        "HOME": run_as.home,
+        "USER": run_as.name,
+        "LOGNAME": run_as.name,
+    }
+    if extra:
+        env.update(extra)
+    return env
+
+
+def spawn(
+    entry: ServiceEntry,
+    fd: int,
+    run_as: RunAs,
+    *,
+    listen_fds: bool = False,
+    fd_name: str | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start the server program of ``entry`` with ``fd`` as its fds 0, 1 and 2.
+
+    Args:
+        entry: The service (``server`` is the program, ``argv`` its arguments).
+        fd: The connected socket (``nowait``) or the listening or bound socket
+            (``wait``); the child gets its own copies, the caller keeps ``fd``.
+        run_as: The user and groups from :func:`resolve_user`.
+        listen_fds: Also pass ``fd`` as fd 3 with ``LISTEN_FDS=1`` (systemd).
+        fd_name: ``LISTEN_FDNAMES`` for ``listen_fds``.
+
+    Returns:
+        The running child.
+
+    Raises:
+        OSError: fork or exec failed (``FileNotFoundError`` for a missing
+            program, ``PermissionError`` for one that cannot be executed, ...).
+    """
+    argv: Sequence[str] = entry.argv
+    executable = entry.server
+    extra: dict[str, str] = {}
+    if listen_fds:
+        extra = {"LISTEN_FDS": "1", "LISTEN_FDNAMES": fd_name or entry.service}
+        if not os.access(entry.server, os.X_OK):
+            raise PermissionError(
+                13 if os.path.exists(entry.server) else 2,
+                os.strerror(13 if os.path.exists(entry.server) else 2),
+                entry.server,
+            )
+        argv = [sys.executable, "-I", "-S", "-c", _SHIM, entry.server, *entry.argv]
+        executable = sys.executable
+    return subprocess.Popen(
+        argv,
+        executable=executable,
+        stdin=fd,
+        stdout=fd,
+        stderr=fd,
+        close_fds=True,
+        cwd="/",
+        env=child_environment(run_as, extra),
+        start_new_session=True,
+        restore_signals=True,
+        user=run_as.uid,
+        group=run_as.gid,
+        extra_groups=run_as.groups,
+    )
+
+
+def describe_status(returncode: int) -> str:
+    """Return ``"status=N"`` or ``"signal=N"`` for a Popen return code."""
+    return f"signal={-returncode}" if returncode < 0 else f"status={returncode}"
+
+
+def watch_child(
+    proc: subprocess.Popen[bytes],
+    on_exit: Callable[[int], None],
+    loop: asyncio.AbstractEventLoop | None = None,
+) -> None:
+    """Call ``on_exit(returncode)`` on the loop once ``proc`` has exited (reaped).
+
+    The Popen object's ``returncode`` is set, so that it never warns about a
+    child still running when it is collected.
+    """
+    loop = loop or asyncio.get_running_loop()
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        _watch_in_thread(proc, on_exit, loop)
+        return
+
+    def ready() -> None:
+        code = proc.poll()
+        if code is None:
+            return
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+        on_exit(code)
+
+    loop.add_reader(pidfd, ready)
+
+
+def _watch_in_thread(
+    proc: subprocess.Popen[bytes],
+    on_exit: Callable[[int], None],
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    def wait() -> None:
+        code = proc.wait()
+        with contextlib.suppress(RuntimeError):  # the loop has closed
+            loop.call_soon_threadsafe(on_exit, code)
+
+    threading.Thread(target=wait, name=f"aiosock-reap-{proc.pid}", daemon=True).start()
