@@ -46,6 +46,8 @@ nitpick_ignore_regex = [
     (r"py:class", r"(BaseTransport|Transport|Protocol|BufferedProtocol|DatagramProtocol)"),
     (r"py:class", r"(SSLContext|Server|AbstractServer|TypeAlias|Literal|NoneType)"),
     (r"py:class", r"aiosock\._.*"),
+    # Private names in signatures, shown short (autodoc_typehints_format = "short").
+    (r"py:class", r"(EndpointLike|Listener|ssl_module\.SSLContext)"),
     (r"py:obj", r"aiosock\._.*"),
 ]
 html_theme = "alabaster"
