@@ -28,6 +28,7 @@ from ._foundation._errors import ClosedResourceError as ClosedResourceError
 from ._foundation._errors import ConfigError as ConfigError
 from ._foundation._errors import IncompleteReadError as IncompleteReadError
 from ._foundation._errors import InterfaceError as InterfaceError
+from ._foundation._errors import MessageTooLargeError as MessageTooLargeError
 from ._foundation._errors import OptionError as OptionError
 from ._foundation._errors import ResolutionError as ResolutionError
 from ._foundation._loop import run as run
@@ -35,6 +36,10 @@ from ._highlevel._api import connect as connect
 from ._highlevel._api import serve as serve
 from ._highlevel._api import stream_pair as stream_pair
 from ._highlevel._api import wrap_socket as wrap_socket
+from ._highlevel._datagram import DatagramSocket as DatagramSocket
+from ._highlevel._datagram_api import open_datagram as open_datagram
+from ._highlevel._datagram_server import DatagramServer as DatagramServer
+from ._highlevel._datagram_server import serve_datagram as serve_datagram
 from ._highlevel._stream import Stream as Stream
 from ._version import __version__ as __version__
 
@@ -47,6 +52,8 @@ __all__ = [
     "ClosedResourceError",
     "ConfigError",
     "Credentials",
+    "DatagramServer",
+    "DatagramSocket",
     "Endpoint",
     "HostAddress",
     "IncompleteReadError",
@@ -54,6 +61,7 @@ __all__ = [
     "InetAddress",
     "InterfaceError",
     "LocalAddress",
+    "MessageTooLargeError",
     "Namespace",
     "OptionError",
     "ResolutionError",
@@ -67,9 +75,11 @@ __all__ = [
     "from_sockaddr",
     "interfaces",
     "netdb",
+    "open_datagram",
     "parse_endpoint",
     "run",
     "serve",
+    "serve_datagram",
     "serve_protocol",
     "stream_pair",
     "wrap_socket",

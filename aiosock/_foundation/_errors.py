@@ -22,6 +22,7 @@ __all__ = [
     "ConfigError",
     "IncompleteReadError",
     "InterfaceError",
+    "MessageTooLargeError",
     "OptionError",
     "ResolutionError",
 ]
@@ -175,6 +176,33 @@ class BrokenResourceError(AiosockError):
 
 class BusyResourceError(AiosockError):
     """Two tasks tried to do the same thing on one resource at once."""
+
+
+class MessageTooLargeError(AiosockError, OSError):
+    """A datagram too large to send, or larger than the receiver would take.
+
+    Sending: the kernel refused the datagram (``EMSGSIZE``): larger than the
+    protocol allows (65,507 bytes of UDP payload over IPv4), than the path's MTU
+    where fragmentation is off, or than a Unix-domain socket's send buffer.
+    Receiving: a datagram was longer than the receiver's ``max_size``; it was
+    dropped whole, never handed over cut short. ``errno`` is ``EMSGSIZE`` either
+    way, so ``except OSError`` code keeps working.
+
+    Attributes:
+        size: The datagram's length in bytes, when known.
+        limit: The largest size that would have been taken, when known.
+    """
+
+    def __init__(
+        self, reason: str, *, size: int | None = None, limit: int | None = None
+    ) -> None:
+        super().__init__(errno.EMSGSIZE, reason)
+        self.reason = reason
+        self.size = size
+        self.limit = limit
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 class IncompleteReadError(AiosockError, EOFError):

@@ -1,0 +1,287 @@
+"""Datagram transports: the loop's own where it is fast, else one that drains.
+
+Strategy (PERFORMANCE.md): uvloop's ``create_datagram_endpoint(sock=...)`` is C
+all the way and is used for UDP there. The default loop's datagram transport
+reads *one* datagram per readable event, so aiosock brings its own
+:class:`DrainingTransport`: an ``add_reader`` callback that receives every queued
+datagram (up to a bounded batch) per wake-up with ``recvfrom_into`` into the
+loop's shared buffer, as Twisted does. It is also used on uvloop for Unix-domain
+datagrams, which can be larger than uvloop's fixed 250 kB receive buffer (uvloop
+would cut them short without a word).
+
+Both report a datagram longer than ``max_size`` (``MSG_TRUNC`` tells the real
+length) through ``error_received`` as :class:`~aiosock.MessageTooLargeError`,
+never as cut-short data. ``DrainingTransport.sendto`` raises the kernel's error
+at once (as ``socket.sendto`` does); only datagrams queued because the socket
+was full report theirs later, through ``error_received``.
+
+Call order to the protocol: ``connection_made -> (datagram_received |
+error_received)* -> connection_lost``, with ``pause_writing``/``resume_writing``
+pairs in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import socket
+from typing import TYPE_CHECKING, Any, Final
+
+from .._foundation._errors import MessageTooLargeError
+from .._foundation._loop import current_loop_name
+from ._buffers import SHARED_BUFFER_SIZE, shared_buffer
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = [
+    "MAX_UDP_PAYLOAD",
+    "DrainingTransport",
+    "make_datagram_transport",
+    "too_large",
+]
+
+#: The largest UDP payload (65,535 less the 8-byte UDP header; IPv4 takes 20 more).
+MAX_UDP_PAYLOAD: Final = 65527
+#: Datagrams received per readable event at most (then other callbacks get a turn).
+READ_BATCH: Final = 128
+#: Bytes of queued outgoing datagrams above which the protocol is paused.
+WRITE_HIGH_WATER: Final = 64 * 1024
+
+_MSG_TRUNC: Final = getattr(socket, "MSG_TRUNC", 0)
+
+
+def too_large(size: int, limit: int) -> MessageTooLargeError:
+    """Return the error for a received datagram longer than ``limit``."""
+    return MessageTooLargeError(
+        f"received a datagram of {size} bytes, expected at most {limit} "
+        "(max_size); it was dropped",
+        size=size,
+        limit=limit,
+    )
+
+
+class DrainingTransport(asyncio.DatagramTransport):
+    """A datagram transport that reads every queued datagram per wake-up.
+
+    It owns ``sock`` and closes it in :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        protocol: asyncio.DatagramProtocol,
+        *,
+        max_size: int,
+    ) -> None:
+        super().__init__()
+        self._loop = loop
+        self._sock = sock
+        self._fd = sock.fileno()
+        self._protocol = protocol
+        self._max_size = max_size
+        self._view = (
+            shared_buffer(loop)
+            if max_size <= SHARED_BUFFER_SIZE
+            else memoryview(bytearray(max_size))
+        )
+        self._reading = False
+        self._closing = False
+        self._closed = False
+        self._queue: collections.deque[tuple[bytes, Any]] = collections.deque()
+        self._queued_bytes = 0
+        self._protocol_paused = False
+        self._extra: dict[str, Any] = {"socket": sock}
+        with contextlib.suppress(OSError):
+            self._extra["sockname"] = sock.getsockname()
+        try:
+            self._extra["peername"] = sock.getpeername()
+        except OSError:
+            self._extra["peername"] = None
+        loop.call_soon(protocol.connection_made, self)
+        loop.call_soon(self._start_reading)
+
+    # -- reading ---------------------------------------------------------------
+
+    def _start_reading(self) -> None:
+        if not self._closing and not self._reading:
+            self._reading = True
+            self._loop.add_reader(self._fd, self._read_ready)
+
+    def pause_reading(self) -> None:
+        """Stop reading: datagrams wait in the kernel's queue (and drop when full)."""
+        if self._reading:
+            self._reading = False
+            self._loop.remove_reader(self._fd)
+
+    def resume_reading(self) -> None:
+        """Start reading again."""
+        self._start_reading()
+
+    def is_reading(self) -> bool:
+        """Whether the transport is reading."""
+        return self._reading
+
+    def _read_ready(self) -> None:
+        recv = self._sock.recvfrom_into
+        view = self._view
+        limit = self._max_size
+        protocol = self._protocol
+        received = protocol.datagram_received
+        for _ in range(READ_BATCH):
+            try:
+                n, addr = recv(view, 0, _MSG_TRUNC)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                # An ICMP error reported by the kernel (connected UDP), once.
+                protocol.error_received(exc)
+            else:
+                if n <= limit:
+                    received(bytes(view[:n]), addr)
+                else:
+                    protocol.error_received(too_large(n, limit))
+            if not self._reading:
+                return
+
+    # -- writing ---------------------------------------------------------------
+
+    def sendto(self, data: Any, addr: Any = None) -> None:
+        """Send one datagram now, or queue it while the socket is full.
+
+        Raises:
+            OSError: The kernel refused the datagram (raised at once).
+        """
+        if self._closing:
+            raise ConnectionResetError("the transport is closing")
+        if not self._queue:
+            try:
+                if addr is None:
+                    self._sock.send(data)
+                else:
+                    self._sock.sendto(data, addr)
+            except (BlockingIOError, InterruptedError):
+                self._loop.add_writer(self._fd, self._write_ready)
+            else:
+                return
+        self._queue.append((bytes(data), addr))
+        self._queued_bytes += len(data)
+        if not self._protocol_paused and self._queued_bytes > WRITE_HIGH_WATER:
+            self._protocol_paused = True
+            self._protocol.pause_writing()
+
+    def _write_ready(self) -> None:
+        queue = self._queue
+        while queue:
+            data, addr = queue[0]
+            try:
+                if addr is None:
+                    self._sock.send(data)
+                else:
+                    self._sock.sendto(data, addr)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self._protocol.error_received(exc)
+            queue.popleft()
+            self._queued_bytes -= len(data)
+        self._loop.remove_writer(self._fd)
+        if self._protocol_paused:
+            self._protocol_paused = False
+            self._protocol.resume_writing()
+        if self._closing:
+            self._finish(None)
+
+    def get_write_buffer_size(self) -> int:
+        """Bytes of datagrams queued because the socket was full."""
+        return self._queued_bytes
+
+    # -- closing ---------------------------------------------------------------
+
+    def is_closing(self) -> bool:
+        """Whether :meth:`close` or :meth:`abort` was called."""
+        return self._closing
+
+    def close(self) -> None:
+        """Stop reading; close once queued datagrams are sent."""
+        if self._closing:
+            return
+        self._closing = True
+        self.pause_reading()
+        if not self._queue:
+            self._loop.call_soon(self._finish, None)
+
+    def abort(self) -> None:
+        """Close at once, dropping queued datagrams."""
+        self._closing = True
+        self.pause_reading()
+        if self._queue:
+            self._loop.remove_writer(self._fd)
+            self._queue.clear()
+            self._queued_bytes = 0
+        self._loop.call_soon(self._finish, None)
+
+    def _finish(self, exc: Exception | None) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._protocol.connection_lost(exc)
+        finally:
+            self._sock.close()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """Return ``socket``, ``sockname`` or ``peername`` as asyncio does."""
+        return self._extra.get(name, default)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        """Return the protocol."""
+        return self._protocol
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        """Replace the protocol."""
+        self._protocol = protocol  # type: ignore[assignment]
+
+
+def uses_loop_transport(
+    loop: asyncio.AbstractEventLoop, family: int, max_size: int
+) -> bool:
+    """Whether the loop's own datagram transport serves this socket well.
+
+    uvloop's, for UDP whose datagrams fit in its receive buffer; the draining
+    transport everywhere else.
+    """
+    return (
+        family != socket.AF_UNIX
+        and max_size >= MAX_UDP_PAYLOAD
+        and current_loop_name(loop) == "uvloop"
+    )
+
+
+async def make_datagram_transport(
+    sock: socket.socket,
+    protocol_factory: Callable[[], asyncio.DatagramProtocol],
+    *,
+    max_size: int,
+) -> tuple[asyncio.DatagramTransport, bool]:
+    """Put the fastest datagram transport of the running loop on ``sock``.
+
+    Returns:
+        The transport (which owns ``sock`` from now on) and whether it is the
+        loop's own (uvloop's, which reports send errors through
+        ``error_received`` rather than raising them).
+    """
+    loop = asyncio.get_running_loop()
+    if uses_loop_transport(loop, sock.family, max_size):
+        transport, _protocol = await loop.create_datagram_endpoint(
+            protocol_factory, sock=sock
+        )
+        return transport, True
+    waiter = loop.create_future()
+    protocol = protocol_factory()
+    transport = DrainingTransport(loop, sock, protocol, max_size=max_size)
+    loop.call_soon(waiter.set_result, None)
+    await waiter  # connection_made has run
+    return transport, False

@@ -1,0 +1,542 @@
+"""``DatagramSocket`` and ``open_datagram``: datagrams as a coroutine API.
+
+Strategy (the same as ``Stream``'s): the socket object *is* the asyncio
+``DatagramProtocol`` of its transport, and its methods are plain functions
+returning awaitables. ``send``/``send_to`` hand the datagram to the transport at
+once and return a done future shared by the socket, unless the transport asked
+to pause writing. ``receive``/``receive_from`` return a queued datagram in a done
+future, or park one future that ``datagram_received`` completes with the
+datagram itself. Sender addresses are turned into typed addresses through a
+small cache, so a conversation with a few peers builds each address once.
+
+Errors keep the kernel's order: queued datagrams first, then an error the
+kernel reported (``ConnectionRefusedError`` after an ICMP port-unreachable on a
+connected UDP socket), raised once by the next operation, as ``recv`` would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import socket
+from typing import TYPE_CHECKING, Any, Final
+
+from .._core._dgram import kernel_drops, send_error
+from .._core._multicast import join_group, leave_group
+from .._foundation._addresses import (
+    ConcreteAddress,
+    from_sockaddr,
+)
+from .._foundation._concepts import Namespace
+from .._foundation._endpoints import Endpoint
+from .._foundation._errors import (
+    AddressError,
+    BusyResourceError,
+    ClosedResourceError,
+)
+from .._foundation._optionsview import OptionsView
+from ._destinations import AddressLike, Destinations
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+    from .._core._listeners import Listener
+
+__all__ = ["DEFAULT_MAX_SIZE", "DatagramSocket"]
+
+#: The default ``max_size``: room for the largest UDP datagram.
+DEFAULT_MAX_SIZE: Final = 65536
+#: Datagrams kept for a receiver that is not receiving; more are dropped, counted.
+QUEUE_LIMIT: Final = 1024
+#: Sender addresses remembered as typed addresses (the cache is then reset).
+_ADDRESS_CACHE_LIMIT: Final = 4096
+
+
+def _silence(fut: asyncio.Future[Any]) -> None:
+    if fut.done() and not fut.cancelled():
+        fut.exception()
+
+
+class DatagramSocket(asyncio.DatagramProtocol):
+    """A datagram socket: UDP over IPv4 or IPv6, or a Unix-domain datagram socket.
+
+    Get one from :func:`aiosock.open_datagram`, or as the ``sock`` argument of a
+    :func:`aiosock.serve_datagram` handler. Each datagram is sent and received
+    whole: boundaries are kept. One task at a time may receive; a second
+    concurrent receiver gets :class:`~aiosock.BusyResourceError`. Using the
+    socket after :meth:`aclose` raises :class:`~aiosock.ClosedResourceError`.
+
+    The asyncio protocol callbacks (``datagram_received`` and so on) are the
+    transport's to call.
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        holder: Listener,
+        *,
+        remote: Endpoint | None = None,
+        max_size: int = DEFAULT_MAX_SIZE,
+    ) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._create_future = self._loop.create_future
+        self._sock = sock
+        self._holder = holder
+        self._family = sock.family
+        self._max_size = max_size
+        self._transport: asyncio.DatagramTransport | None = None
+        self._reports_send_errors = False
+        self._remote = remote.address if remote is not None else None
+        self._remote_sockaddr: Any = (
+            remote.address.to_sockaddr()  # type: ignore[union-attr]
+            if remote is not None
+            else None
+        )
+        self._queue: collections.deque[tuple[bytes, Any]] = collections.deque()
+        self._waiter: asyncio.Future[Any] | None = None
+        self._want_address = False
+        self._error: Exception | None = None
+        self._send_error: Exception | None = None
+        self._closing = False
+        self._lost = False
+        self._lost_waiter: asyncio.Future[None] | None = None
+        self._write_paused = False
+        self._drain: asyncio.Future[None] | None = None
+        self._done: asyncio.Future[None] | None = None
+        self._addresses: dict[Any, ConcreteAddress] = {}
+        self._destinations = Destinations(sock.family)
+        self._address_class = self._destinations.address_class
+        self._dropped = 0
+        self._read_paused = False
+        self._sending = False
+        self._options_view: OptionsView | None = None
+
+    def _attach(self, transport: asyncio.DatagramTransport, loop_owned: bool) -> None:
+        self._transport = transport
+        self._reports_send_errors = loop_owned
+
+    # -- protocol callbacks ----------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Take the transport (called once by the loop)."""
+        self._transport = transport  # type: ignore[assignment]
+        done = self._loop.create_future()
+        done.set_result(None)
+        self._done = done
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        """Hand the datagram to a parked receiver, or queue it."""
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                if self._want_address:
+                    waiter.set_result((data, self._address_of(addr)))
+                else:
+                    waiter.set_result(data)
+                return
+        queue = self._queue
+        if len(queue) < QUEUE_LIMIT:
+            queue.append((data, addr))
+            return
+        # Nobody receives: let the kernel's queue take the excess where the
+        # transport can pause (the kernel then counts what it drops); else drop
+        # here, and count it.
+        pause = getattr(self._transport, "pause_reading", None)
+        if pause is None:
+            self._dropped += 1
+            return
+        queue.append((data, addr))
+        if not self._read_paused:
+            self._read_paused = True
+            pause()
+
+    def error_received(self, exc: Exception) -> None:
+        """Keep the error for the operation it belongs to."""
+        if isinstance(exc, BlockingIOError | InterruptedError):
+            return
+        error = send_error(exc)
+        if self._sending:
+            self._send_error = error
+            return
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_exception(error)
+                _silence(waiter)
+                return
+        self._error = error
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Wake every waiter and release the socket file."""
+        self._lost = True
+        self._closing = True
+        self._wake_closed()
+        drain = self._drain
+        if drain is not None:
+            self._drain = None
+            if not drain.done():
+                drain.set_result(None)
+        self._holder.close()
+        lost = self._lost_waiter
+        if lost is not None and not lost.done():
+            lost.set_result(None)
+
+    def pause_writing(self) -> None:
+        """Note that the transport's queue is over its high-water mark."""
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        """Release senders waiting for the queue to drain."""
+        self._write_paused = False
+        drain = self._drain
+        if drain is not None:
+            self._drain = None
+            if not drain.done():
+                drain.set_result(None)
+
+    # -- receiving -------------------------------------------------------------
+
+    def _address_of(self, addr: Any) -> ConcreteAddress:
+        addresses = self._addresses
+        try:
+            return addresses[addr]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable sockaddr: never seen on Linux
+            return from_sockaddr(self._family, addr)
+        if len(addresses) >= _ADDRESS_CACHE_LIMIT:
+            addresses.clear()
+        address = addresses[addr] = from_sockaddr(self._family, addr)
+        return address
+
+    def _wake_closed(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_exception(ClosedResourceError("the socket was closed"))
+                _silence(waiter)
+
+    def _ready(self, value: Any) -> asyncio.Future[Any]:
+        fut = self._create_future()
+        fut.set_result(value)
+        return fut
+
+    def _pop(self) -> tuple[bytes, Any]:
+        item = self._queue.popleft()
+        if self._read_paused and len(self._queue) <= QUEUE_LIMIT // 2:
+            self._read_paused = False
+            if not self._closing:
+                self._transport.resume_reading()  # type: ignore[union-attr]
+        return item
+
+    def _park(self, want_address: bool) -> asyncio.Future[Any]:
+        if self._closing:
+            raise ClosedResourceError("the socket was closed")
+        error = self._error
+        if error is not None:
+            self._error = None
+            raise error
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            raise BusyResourceError("another task is already receiving on this socket")
+        waiter = self._create_future()
+        self._waiter = waiter
+        self._want_address = want_address
+        return waiter
+
+    def receive_from(self) -> Awaitable[tuple[bytes, ConcreteAddress]]:
+        """Receive one datagram and the typed address of its sender.
+
+        Returns:
+            ``(data, address)``; an unnamed Unix-domain sender's address is
+            ``LocalAddress("")``.
+
+        Raises:
+            ClosedResourceError: The socket was closed here.
+            BusyResourceError: Another task is receiving.
+            MessageTooLargeError: A datagram longer than ``max_size`` arrived (it
+                was dropped).
+            ConnectionRefusedError: The kernel reported that an earlier datagram
+                was refused (connected UDP: an ICMP port-unreachable).
+        """
+        if self._queue and not self._closing:
+            data, addr = self._pop()
+            return self._ready((data, self._address_of(addr)))
+        return self._park(True)
+
+    def receive(self) -> Awaitable[bytes]:
+        """Receive one datagram (typically on a connected socket).
+
+        Raises the same errors as :meth:`receive_from`.
+        """
+        if self._queue and not self._closing:
+            return self._ready(self._pop()[0])
+        return self._park(False)
+
+    def __aiter__(self) -> DatagramSocket:
+        return self
+
+    async def __anext__(self) -> tuple[bytes, ConcreteAddress]:
+        """Receive ``(data, address)`` pairs until the socket is closed."""
+        try:
+            return await self.receive_from()
+        except ClosedResourceError:
+            raise StopAsyncIteration from None
+
+    # -- sending ---------------------------------------------------------------
+
+    def send(self, data: bytes | bytearray | memoryview) -> Awaitable[None]:
+        """Send one datagram to the connected remote address.
+
+        Raises:
+            ClosedResourceError: The socket was closed here.
+            MessageTooLargeError: The kernel refused the datagram as too large.
+            ConnectionRefusedError: The kernel reported that an earlier datagram
+                was refused (an ICMP port-unreachable).
+            OSError: Any other error the kernel reported.
+        """
+        if self._remote_sockaddr is None:
+            raise AddressError(
+                "expected a connected socket for send(); use send_to(data, address)"
+            )
+        return self._send(data, None)
+
+    def send_to(
+        self, data: bytes | bytearray | memoryview, address: AddressLike
+    ) -> Awaitable[None]:
+        """Send one datagram to ``address``.
+
+        Args:
+            data: The datagram (may be empty).
+            address: A typed address, endpoint text (``"udp://127.0.0.1:9"``,
+                ``"unixgram:/run/app.sock"``), an :class:`~aiosock.Endpoint`, or
+                a ``(host, port)`` tuple; host names are resolved first.
+
+        Raises:
+            AddressError: The address is malformed, of another namespace, or not
+                the remote address of a connected socket.
+            ClosedResourceError: The socket was closed here.
+            MessageTooLargeError: The kernel refused the datagram as too large.
+        """
+        if type(address) is self._address_class:
+            if data and self._remote_sockaddr is None and not self._closing:
+                # The common case, kept to a handful of operations.
+                self._sending = True
+                try:
+                    self._transport.sendto(data, address.to_sockaddr())  # type: ignore[union-attr]
+                except OSError as exc:
+                    self._sending = False
+                    raise send_error(exc) from exc
+                except BaseException:
+                    self._sending = False
+                    raise
+                self._sending = False
+                if self._send_error is not None:
+                    return self._raise_send_error()
+                if self._write_paused:
+                    return self._drain_waiter()
+                return self._done  # type: ignore[return-value]
+            sockaddr = address.to_sockaddr()  # type: ignore[union-attr]
+        else:
+            sockaddr = self._destinations.sockaddr(address)
+            if isinstance(sockaddr, Endpoint):
+                return self._resolve_and_send(data, sockaddr)
+        if self._remote_sockaddr is not None:
+            if sockaddr != self._remote_sockaddr:
+                raise AddressError(
+                    f"expected the connected remote address {self._remote}, "
+                    f"got {address}"
+                )
+            sockaddr = None
+        return self._send(data, sockaddr)
+
+    async def _resolve_and_send(
+        self, data: bytes | bytearray | memoryview, endpoint: Endpoint
+    ) -> None:
+        await self.send_to(data, await self._destinations.resolve(endpoint))
+
+    def _send(
+        self, data: bytes | bytearray | memoryview, sockaddr: Any
+    ) -> Awaitable[None]:
+        if self._closing:
+            raise ClosedResourceError("the socket was closed")
+        if not data and self._reports_send_errors:
+            # The loops' transports drop empty datagrams; UDP allows them.
+            self._send_now(data, sockaddr)
+        else:
+            self._sending = True
+            try:
+                self._transport.sendto(data, sockaddr)  # type: ignore[union-attr]
+            except OSError as exc:
+                self._sending = False
+                raise send_error(exc) from exc
+            except BaseException:
+                self._sending = False
+                raise
+            self._sending = False
+            if self._send_error is not None:
+                return self._raise_send_error()
+        if self._write_paused:
+            return self._drain_waiter()
+        return self._done  # type: ignore[return-value]
+
+    def _raise_send_error(self) -> Awaitable[None]:
+        error = self._send_error
+        self._send_error = None
+        assert error is not None
+        raise error
+
+    def _drain_waiter(self) -> asyncio.Future[None]:
+        drain = self._drain
+        if drain is None:
+            drain = self._drain = self._create_future()
+        return drain
+
+    def _send_now(self, data: bytes | bytearray | memoryview, sockaddr: Any) -> None:
+        try:
+            if sockaddr is None:
+                self._sock.send(data)
+            else:
+                self._sock.sendto(data, sockaddr)
+        except OSError as exc:
+            raise send_error(exc) from exc
+
+    # -- multicast ---------------------------------------------------------------
+
+    def join_group(
+        self,
+        group: str,
+        interface: str | int | None = None,
+        *,
+        source: str | None = None,
+    ) -> None:
+        """Join the multicast ``group`` (``IP_ADD_MEMBERSHIP``, ``IPV6_JOIN_GROUP``).
+
+        Args:
+            group: The group's IPv4 or IPv6 address (``"239.1.2.3"``, ``"ff02::1"``).
+            interface: The interface to join on: a name (``"eth0"``) or index;
+                for IPv4 also a local address. ``None`` lets the kernel choose by
+                route.
+            source: Receive only what this source sends to the group
+                (source-specific multicast, ``MCAST_JOIN_SOURCE_GROUP``).
+
+        Raises:
+            AddressError: ``group`` is not a multicast address of this socket's
+                namespace, or the interface is unknown.
+            OSError: The kernel refused (for example, no route for the group).
+        """
+        join_group(self.socket, group, interface, source=source)
+
+    def leave_group(
+        self,
+        group: str,
+        interface: str | int | None = None,
+        *,
+        source: str | None = None,
+    ) -> None:
+        """Leave a group joined with :meth:`join_group` (the same arguments)."""
+        leave_group(self.socket, group, interface, source=source)
+
+    # -- closing ---------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the socket (and remove its socket file). Idempotent.
+
+        Datagrams queued because the socket was full are still sent; a task
+        waiting in a receive gets :class:`~aiosock.ClosedResourceError`.
+        """
+        if not self._closing:
+            self._closing = True
+            self._wake_closed()
+            transport = self._transport
+            if transport is not None:
+                transport.close()
+            else:
+                self._holder.close()
+                self._lost = True
+        if not self._lost:
+            if self._lost_waiter is None:
+                self._lost_waiter = self._create_future()
+            await asyncio.shield(self._lost_waiter)
+        else:
+            await asyncio.sleep(0)
+
+    def abort(self) -> None:
+        """Close at once, dropping datagrams queued for sending."""
+        if not self._closing:
+            self._closing = True
+            self._wake_closed()
+        transport = self._transport
+        if transport is not None and not self._lost:
+            transport.abort()
+
+    async def __aenter__(self) -> DatagramSocket:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # -- introspection ---------------------------------------------------------
+
+    @property
+    def socket(self) -> socket.socket:
+        """The ``socket.socket`` (for options and ioctls; do not read or write it)."""
+        if self._lost or self._sock.fileno() < 0:
+            raise ClosedResourceError("the socket was closed")
+        return self._sock
+
+    @property
+    def options(self) -> OptionsView:
+        """The socket's options as a live mapping (``sock.options["broadcast"]``)."""
+        if self._options_view is None:
+            self._options_view = OptionsView(self.socket)
+        return self._options_view
+
+    @property
+    def namespace(self) -> Namespace:
+        """The socket's namespace."""
+        return Namespace.from_family(self._family)
+
+    @property
+    def local_address(self) -> ConcreteAddress:
+        """The typed address this socket is bound to (port 0 until first use)."""
+        return from_sockaddr(self._family, self.socket.getsockname())
+
+    @property
+    def remote_address(self) -> ConcreteAddress | None:
+        """The connected remote address, or ``None`` for an unconnected socket."""
+        return self._remote  # type: ignore[return-value]
+
+    @property
+    def max_size(self) -> int:
+        """The longest datagram this socket receives; longer ones raise."""
+        return self._max_size
+
+    @property
+    def dropped(self) -> int:
+        """Datagrams dropped because the receive queue was full.
+
+        The kernel's count for this socket (``SO_MEMINFO``, the counter that
+        ``SO_RXQ_OVFL`` reports), plus those aiosock dropped because nobody was
+        receiving. Unix-domain datagrams are never dropped: senders wait instead.
+        """
+        kernel = 0 if self._lost else kernel_drops(self._sock)
+        return kernel + self._dropped
+
+    @property
+    def is_closing(self) -> bool:
+        """Whether the socket is closed or closing."""
+        return self._closing
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closing else "open"
+        try:
+            where = f" {self.local_address}"
+        except Exception:
+            where = ""
+        if self._remote is not None:
+            where += f" -> {self._remote}"
+        return f"<DatagramSocket{where} {state}>"

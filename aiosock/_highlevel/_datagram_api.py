@@ -1,0 +1,96 @@
+"""``open_datagram``: a :class:`DatagramSocket` bound and/or connected as asked."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._core._dgram import BoundDatagram, open_datagram_socket
+from .._core._dgram_transport import make_datagram_transport
+from .._core._listeners import DEFAULT_SOCKET_MODE
+from .._foundation._concepts import Style
+from .._foundation._endpoints import EndpointLike, as_endpoint
+from ._datagram import DEFAULT_MAX_SIZE, DatagramSocket
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+__all__ = ["check_max_size", "open_datagram", "wrap_datagram"]
+
+
+def check_max_size(value: int) -> int:
+    """Return ``value`` if it is a valid ``max_size``; raise ``ValueError`` if not."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"'max_size' must be an int of at least 1 (got {value!r})")
+    return value
+
+
+async def wrap_datagram(
+    bound: BoundDatagram,
+    *,
+    max_size: int = DEFAULT_MAX_SIZE,
+    factory: Callable[..., DatagramSocket] = DatagramSocket,
+    **kwargs: Any,
+) -> DatagramSocket:
+    """Put a transport and a :class:`DatagramSocket` on a socket made by the core.
+
+    The socket object takes ownership of ``bound`` (also when this fails).
+    """
+    try:
+        protocol = factory(
+            bound.sock, bound.holder, remote=bound.remote, max_size=max_size, **kwargs
+        )
+        transport, loop_owned = await make_datagram_transport(
+            bound.sock, lambda: protocol, max_size=max_size
+        )
+    except BaseException:
+        bound.holder.close()
+        raise
+    protocol._attach(transport, loop_owned)
+    return protocol
+
+
+async def open_datagram(
+    local: EndpointLike | None = None,
+    remote: EndpointLike | None = None,
+    *,
+    options: Mapping[str, Any] | None = None,
+    mode: int = DEFAULT_SOCKET_MODE,
+    autobind: bool = True,
+    max_size: int = DEFAULT_MAX_SIZE,
+) -> DatagramSocket:
+    """Open a datagram socket: bound to ``local``, connected to ``remote``, or both.
+
+    Args:
+        local: Where to bind: ``"udp://127.0.0.1:0"``, ``"udp6://[::1]:5353"``,
+            ``"unixgram:/run/app.sock"``, ``"unixgram:@name"``, an address or
+            ``(host, port)``. A socket file is made with ``mode``; a stale one is
+            replaced, a live one is an error; the file is removed on close.
+        remote: Where :meth:`~DatagramSocket.send` sends, and the only sender
+            :meth:`~DatagramSocket.receive` hears from (the manual's ``connect``
+            on a datagram socket; nothing is sent).
+        options: Socket options, applied in their phase (``{"broadcast": True}``).
+        mode: The file mode of a socket file made for ``local``.
+        autobind: Give a Unix-domain socket without ``local`` a unique abstract
+            name, so that peers can reply to it (Linux autobind).
+        max_size: The longest datagram to receive; a longer one is dropped and
+            raises :class:`~aiosock.MessageTooLargeError` instead of arriving cut
+            short. The default takes any UDP datagram.
+
+    Returns:
+        The open :class:`DatagramSocket`.
+
+    Raises:
+        ValueError: Neither ``local`` nor ``remote`` was given, or ``max_size``
+            is not a positive ``int``.
+        AddressError: An endpoint is malformed, not of the datagram style, or
+            the two are in different namespaces.
+        OSError: Binding or connecting failed (``PermissionError``,
+            ``FileNotFoundError`` for a missing socket file, ...).
+    """
+    check_max_size(max_size)
+    local_ep = None if local is None else as_endpoint(local, Style.DATAGRAM)
+    remote_ep = None if remote is None else as_endpoint(remote, Style.DATAGRAM)
+    bound = await open_datagram_socket(
+        local_ep, remote_ep, options=options, mode=mode, autobind=autobind
+    )
+    return await wrap_datagram(bound, max_size=max_size)

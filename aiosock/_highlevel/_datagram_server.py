@@ -1,0 +1,517 @@
+"""``serve_datagram``: a request/response service, one handler call per datagram.
+
+Strategy: each bound socket is a :class:`DatagramSocket` whose received datagrams
+go to a pool of *worker* tasks shared by the server instead of to a queue. A
+handler's first step runs inline in the transport's callback inside an idle
+worker's task (``_eager``), so a handler that answers at once costs no task and
+no loop iteration; one that has to wait is handed to that worker, which drives
+it to its end. There are at most ``max_concurrent`` workers. When all of them
+are busy, datagrams wait in a bounded backlog and reading pauses where the
+transport can pause (the kernel's queue then holds the rest, and counts what it
+drops); where it cannot (uvloop's transport), what does not fit the backlog is
+dropped and counted in :attr:`DatagramServer.dropped`.
+
+The lifecycle is that of :class:`~aiosock.Server`: :meth:`DatagramServer.aclose`
+stops receiving at once, lets running handlers finish (they may still send) for
+``grace`` seconds, cancels them, then closes the sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import contextvars
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
+
+from .._core._dgram import bind_datagram_sockets
+from .._core._listeners import DEFAULT_SOCKET_MODE
+from .._foundation._addresses import ConcreteAddress
+from .._foundation._concepts import Style
+from .._foundation._endpoints import EndpointLike, endpoints_of
+from .._foundation._errors import BusyResourceError
+from . import _eager
+from ._datagram import DEFAULT_MAX_SIZE, DatagramSocket
+from ._datagram_api import check_max_size, wrap_datagram
+from ._eager import enter_task as _enter_task
+from ._eager import leave_task as _leave_task
+
+if TYPE_CHECKING:
+    import socket
+    from collections.abc import Mapping
+
+    from .._foundation._endpoints import Endpoint
+
+__all__ = ["DEFAULT_MAX_CONCURRENT", "DatagramServer", "serve_datagram"]
+
+logger = logging.getLogger("aiosock.server")
+
+#: The default bound on handlers running at once.
+DEFAULT_MAX_CONCURRENT: Final = 256
+#: Datagrams that wait for a free worker at most; more are dropped and counted.
+BACKLOG_LIMIT: Final = 1024
+
+#: What ``serve_datagram`` calls: ``async def handler(data, address, sock)``.
+Handler: TypeAlias = Callable[
+    [bytes, ConcreteAddress, DatagramSocket], Coroutine[Any, Any, object]
+]
+
+
+class _Worker:
+    """One worker task and the handler it was handed, if any."""
+
+    __slots__ = ("handoff", "idle", "parked", "task")
+
+    task: asyncio.Task[None]
+
+    def __init__(self) -> None:
+        self.parked: asyncio.Future[None] | None = None
+        self.idle = False
+        # (coroutine, context, what it yielded, exception to throw first, sender)
+        self.handoff: tuple[Any, contextvars.Context, Any, Any, Any] | None = None
+
+
+class _ServedSocket(DatagramSocket):
+    """A socket of a datagram server: what it receives goes to the handler."""
+
+    def __init__(self, *args: Any, server: DatagramServer, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._server = server
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        """Run the handler for this datagram (inline when a worker is idle)."""
+        # The common case, inlined: a worker is idle and the handler answers at
+        # once. Everything else goes through DatagramServer._dispatch.
+        server = self._server
+        idle = server._idle
+        address = self._addresses.get(addr)
+        if address is None:
+            address = self._address_of(addr)
+        if not idle or server._closing:
+            server._dispatch(self, data, addr, address)
+            return
+        worker = idle[-1]  # it stays idle unless the handler has to wait
+        context = server._context.copy()
+        coro = server._handler(data, address, self)
+        task = worker.task
+        loop = server._loop
+        try:
+            _enter_task(loop, task)
+        except RuntimeError:
+            # Called from inside a task (not a transport callback): use a task.
+            server._start_coroutine(coro, context)
+            return
+        try:
+            yielded = context.run(coro.send, None)
+        except StopIteration:
+            _leave_task(loop, task)
+            return
+        except BaseException as exc:
+            _leave_task(loop, task)
+            server._failed(exc, address)
+            return
+        _leave_task(loop, task)
+        if idle and idle[-1] is worker:
+            idle.pop()
+        else:
+            idle.remove(worker)
+        worker.idle = False
+        server._hand_over(worker, coro, context, yielded, address)
+
+    def error_received(self, exc: Exception) -> None:
+        """Log what no receiver is there to raise (oversized datagrams, ICMP)."""
+        if self._sending or isinstance(exc, BlockingIOError | InterruptedError):
+            super().error_received(exc)
+            return
+        logger.warning("datagram server on %s: %s", self._holder.endpoint, exc)
+
+    def _refuse(self) -> Any:
+        raise BusyResourceError(
+            "this socket belongs to a datagram server: its handler receives"
+        )
+
+    def receive(self) -> Awaitable[bytes]:
+        """Refused: the server's handler receives every datagram."""
+        return self._refuse()  # type: ignore[no-any-return]
+
+    def receive_from(self) -> Awaitable[tuple[bytes, ConcreteAddress]]:
+        """Refused: the server's handler receives every datagram."""
+        return self._refuse()  # type: ignore[no-any-return]
+
+
+class DatagramServer:
+    """A running datagram service: bound sockets and the handlers they run.
+
+    Made by :func:`aiosock.serve_datagram`. Use it as an async context manager,
+    or call :meth:`aclose` when done.
+    """
+
+    def __init__(self, handler: Handler, max_concurrent: int) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._handler = handler
+        self._max = max_concurrent
+        self._context = contextvars.copy_context()
+        self._sockets: list[_ServedSocket] = []
+        self._workers: set[_Worker] = set()
+        self._idle: list[_Worker] = []
+        self._busy = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._backlog: collections.deque[
+            tuple[_ServedSocket, bytes, ConcreteAddress]
+        ] = collections.deque()
+        self._paused = False
+        self._closing = False
+        self._quiet: asyncio.Future[None] | None = None
+        self._closed_waiter: asyncio.Future[None] = self._loop.create_future()
+        self._dropped = 0
+        self._inline = _eager.AVAILABLE
+
+    # -- public API --------------------------------------------------------------
+
+    @property
+    def endpoints(self) -> tuple[Endpoint, ...]:
+        """The concrete endpoints bound (port 0 resolved)."""
+        return tuple(s._holder.endpoint for s in self._sockets)
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]:
+        """The bound ``socket.socket`` objects."""
+        return tuple(s._sock for s in self._sockets)
+
+    @property
+    def datagram_sockets(self) -> tuple[DatagramSocket, ...]:
+        """The :class:`DatagramSocket` of each endpoint (for options, multicast)."""
+        return tuple(self._sockets)
+
+    @property
+    def active_handlers(self) -> int:
+        """Handlers waiting on something now (those that finished inline excluded)."""
+        return self._busy
+
+    @property
+    def dropped(self) -> int:
+        """Datagrams dropped: by the kernel (full queues) and by the backlog."""
+        return self._dropped + sum(s.dropped for s in self._sockets)
+
+    def is_serving(self) -> bool:
+        """Whether the server still receives datagrams."""
+        return not self._closing
+
+    async def serve_forever(self) -> None:
+        """Wait until the server is closed; close it if this task is cancelled."""
+        try:
+            await asyncio.shield(self._closed_waiter)
+        except asyncio.CancelledError:
+            await asyncio.shield(self.aclose())
+            raise
+
+    def close(self) -> None:
+        """Stop receiving at once (running handlers go on; see :meth:`aclose`)."""
+        if self._closing:
+            return
+        self._closing = True
+        for sock in self._sockets:
+            pause = getattr(sock._transport, "pause_reading", None)
+            if pause is not None and not sock._lost:
+                pause()
+        self._dropped += len(self._backlog)
+        self._backlog.clear()
+        for worker in list(self._idle):
+            if worker.task is not None:
+                worker.task.cancel()
+
+    async def aclose(self, grace: float = 0.0) -> None:
+        """Stop receiving, let handlers finish for ``grace`` seconds, close.
+
+        Args:
+            grace: Seconds to let running handlers finish (they may still send)
+                before they are cancelled.
+        """
+        self.close()
+        if self._busy and grace > 0:
+            self._quiet = self._loop.create_future()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(grace):
+                    await asyncio.shield(self._quiet)
+        for task in {w.task for w in self._workers} | self._tasks:
+            if task is not None:
+                task.cancel()
+        while True:
+            pending = {w.task for w in self._workers if w.task is not None}
+            pending |= self._tasks
+            if not pending:
+                break
+            await asyncio.wait(pending)
+        for sock in self._sockets:
+            await sock.aclose()
+        if not self._closed_waiter.done():
+            self._closed_waiter.set_result(None)
+
+    async def wait_closed(self) -> None:
+        """Wait until :meth:`aclose` has finished."""
+        await asyncio.shield(self._closed_waiter)
+
+    async def __aenter__(self) -> DatagramServer:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        where = ", ".join(str(e) for e in self.endpoints)
+        state = "closed" if self._closing else "serving"
+        return f"<DatagramServer [{where}] {state}, {self._busy} handlers>"
+
+    # -- dispatching -------------------------------------------------------------
+
+    def _dispatch(
+        self, sock: _ServedSocket, data: bytes, addr: Any, address: ConcreteAddress
+    ) -> None:
+        """Start the handler when no worker is idle (or inline steps are off)."""
+        if self._closing:
+            return
+        if self._inline and len(self._workers) < self._max:
+            worker = self._new_worker()
+            self._idle.append(worker)
+            worker.idle = True
+            sock.datagram_received(data, addr)
+        elif not self._inline and len(self._tasks) < self._max:
+            self._start_task(sock, data, address)
+        else:
+            self._wait(sock, data, address)
+
+    def _hand_over(
+        self,
+        worker: _Worker,
+        coro: Any,
+        context: contextvars.Context,
+        yielded: Any,
+        address: ConcreteAddress,
+    ) -> None:
+        """The handler waits: its worker drives it from here."""
+        self._busy += 1
+        worker.handoff = (coro, context, yielded, None, address)
+        parked = worker.parked
+        if parked is not None and not parked.done():
+            parked.set_result(None)
+
+    def _failed(self, exc: BaseException, address: object) -> None:
+        if isinstance(exc, Exception | asyncio.CancelledError):
+            self._log_failure(exc, address)
+            return
+        raise exc
+
+    def _handler_done(self) -> None:
+        self._busy -= 1
+        waiter = self._quiet
+        if self._busy == 0 and waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _back_to_idle(self, worker: _Worker) -> None:
+        worker.idle = True
+        self._idle.append(worker)
+
+    def _new_worker(self) -> _Worker:
+        worker = _Worker()
+        task = self._loop.create_task(self._work(worker), context=self._context.copy())
+        worker.task = task
+        self._workers.add(worker)
+        task.add_done_callback(lambda _t: self._worker_done(worker))
+        return worker
+
+    def _worker_done(self, worker: _Worker) -> None:
+        self._workers.discard(worker)
+        if worker.idle:
+            self._idle.remove(worker)
+        handoff = worker.handoff
+        if handoff is not None:  # cancelled before it could start: close it
+            worker.handoff = None
+            self._handler_done()
+            handoff[0].close()
+
+    async def _work(self, worker: _Worker) -> None:
+        loop = self._loop
+        task = worker.task
+        assert task is not None
+        while True:
+            handoff = worker.handoff
+            if handoff is None:
+                if self._backlog and not self._closing:
+                    if worker.idle:
+                        worker.idle = False
+                        self._idle.remove(worker)
+                    handoff = self._from_backlog()
+                else:
+                    await self._park(worker, task, loop)
+                    continue
+            worker.handoff = None
+            coro, context, yielded, throw, address = handoff
+            try:
+                await _eager.drive(coro, context, yielded=yielded, throw=throw)
+            except asyncio.CancelledError:
+                if self._closing:
+                    raise
+                while task.uncancel():  # the handler was cancelled, not the worker
+                    pass
+            except Exception as exc:
+                self._log_failure(exc, address)
+            finally:
+                self._handler_done()
+            if not self._backlog:
+                self._back_to_idle(worker)
+                self._resume_reading()
+
+    async def _park(
+        self, worker: _Worker, task: asyncio.Task[None], loop: asyncio.AbstractEventLoop
+    ) -> None:
+        if not worker.idle:
+            self._back_to_idle(worker)
+        parked = worker.parked = loop.create_future()
+        try:
+            await parked
+        except asyncio.CancelledError:
+            handoff = worker.handoff
+            if handoff is None:
+                if self._closing:
+                    raise
+                # A handler cancelled its task inline, then finished there.
+                while task.uncancel():
+                    pass
+                return
+            # Cancelled while a handler was being handed over: pass it on.
+            coro, context, yielded, _, address = handoff
+            cancel = asyncio.CancelledError()
+            worker.handoff = (coro, context, yielded, cancel, address)
+        finally:
+            worker.parked = None
+
+    def _from_backlog(self) -> tuple[Any, contextvars.Context, Any, Any, Any]:
+        sock, data, address = self._backlog.popleft()
+        self._busy += 1
+        context = self._context.copy()
+        coro = self._handler(data, address, sock)
+        return (coro, context, _eager.NOT_STARTED, None, address)
+
+    def _wait(self, sock: _ServedSocket, data: bytes, address: ConcreteAddress) -> None:
+        """Every worker is busy: keep the datagram, and stop reading if we can."""
+        if len(self._backlog) >= BACKLOG_LIMIT:
+            self._dropped += 1
+            return
+        self._backlog.append((sock, data, address))
+        if not self._paused:
+            self._paused = True
+            for each in self._sockets:
+                pause = getattr(each._transport, "pause_reading", None)
+                if pause is not None:
+                    pause()
+
+    def _resume_reading(self) -> None:
+        if self._paused and not self._closing:
+            self._paused = False
+            for each in self._sockets:
+                resume = getattr(each._transport, "resume_reading", None)
+                if resume is not None and not each._lost:
+                    resume()
+
+    # -- without inline first steps (a Python without the task hooks) ------------
+
+    def _start_task(
+        self, sock: _ServedSocket, data: bytes, address: ConcreteAddress
+    ) -> None:
+        context = self._context.copy()
+        self._start_coroutine(self._handler(data, address, sock), context)
+
+    def _start_coroutine(
+        self, coro: Coroutine[Any, Any, Any], context: contextvars.Context
+    ) -> None:
+        self._busy += 1
+        task = self._loop.create_task(self._run_task(coro), context=context)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    async def _run_task(self, coro: Coroutine[Any, Any, Any]) -> None:
+        try:
+            await coro
+        except Exception as exc:
+            self._log_failure(exc, None)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._handler_done()
+        if self._backlog and not self._closing:
+            sock, data, address = self._backlog.popleft()
+            self._start_task(sock, data, address)
+        elif not self._backlog:
+            self._resume_reading()
+
+    def _log_failure(self, exc: BaseException, address: object) -> None:
+        if isinstance(exc, asyncio.CancelledError):
+            return
+        where = f" from {address}" if address is not None else ""
+        logger.error("datagram handler%s raised", where, exc_info=exc)
+
+
+def _check_max_concurrent(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"'max_concurrent' must be an int of at least 1 (got {value!r})"
+        )
+    return value
+
+
+async def serve_datagram(
+    handler: Handler,
+    *endpoints: EndpointLike,
+    options: Mapping[str, Any] | None = None,
+    max_concurrent: int = DEFAULT_MAX_CONCURRENT,
+    max_size: int = DEFAULT_MAX_SIZE,
+    mode: int = DEFAULT_SOCKET_MODE,
+) -> DatagramServer:
+    """Serve ``handler(data, address, sock)`` for every datagram to ``endpoints``.
+
+    The handler is an async callable; ``sock`` is the :class:`DatagramSocket`
+    that received the datagram, so ``await sock.send_to(reply, address)`` answers
+    from the address the client sent to. An exception from a handler is logged
+    with the sender's address and affects nothing else.
+
+    Args:
+        handler: ``async def handler(data, address, sock)``.
+        *endpoints: Datagram endpoints to bind (``"udp://127.0.0.1:0"``,
+            ``"udp://:5353"`` for every address family, ``"unixgram:/path"``).
+        options: Socket options for the bound sockets.
+        max_concurrent: The most handlers running at once; further datagrams
+            wait (in a bounded backlog, then in the kernel's queue).
+        max_size: The longest datagram taken; longer ones are dropped, logged
+            and never handed over cut short.
+        mode: The file mode of socket files made for ``unixgram:`` endpoints.
+
+    Returns:
+        The running :class:`DatagramServer`.
+
+    Raises:
+        ValueError: No endpoint, or a bad ``max_concurrent`` or ``max_size``.
+        AddressError: An endpoint is malformed or not of the datagram style.
+        OSError: Binding failed (its class kept).
+    """
+    if not endpoints:
+        raise ValueError("expected at least one endpoint to serve on")
+    _check_max_concurrent(max_concurrent)
+    check_max_size(max_size)
+    targets = endpoints_of(endpoints, Style.DATAGRAM)
+    server = DatagramServer(handler, max_concurrent)
+    bound = await bind_datagram_sockets(targets, options=options, mode=mode)
+    try:
+        for item in bound:
+            sock = await wrap_datagram(
+                item, max_size=max_size, factory=_ServedSocket, server=server
+            )
+            server._sockets.append(sock)  # type: ignore[arg-type]
+    except BaseException:
+        for item in bound:
+            item.holder.close()
+        for each in server._sockets:
+            each.abort()
+        raise
+    return server

@@ -1,0 +1,153 @@
+"""open_datagram in the local namespace: files, abstract names, autobind, sizes."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+
+import aiosock
+from aiosock import LocalAddress
+
+TIMEOUT = 10
+
+
+def _mode(path: Path) -> int:
+    st = os.lstat(path)
+    assert stat.S_ISSOCK(st.st_mode)
+    return stat.S_IMODE(st.st_mode)
+
+
+async def test_file_socket_round_trip_and_removal(short_tmp: Path) -> None:
+    """A unixgram file socket answers an autobound client; the file goes on close."""
+    path = short_tmp / "dg.sock"
+    server = await aiosock.open_datagram(f"unixgram:{path}")
+    assert _mode(path) == 0o600
+    assert server.local_address == LocalAddress(str(path))
+    async with await aiosock.open_datagram(remote=f"unixgram:{path}") as client:
+        assert client.local_address.is_abstract  # type: ignore[union-attr]
+        assert client.remote_address == LocalAddress(str(path))
+        await client.send(b"request")
+        async with asyncio.timeout(TIMEOUT):
+            data, address = await server.receive_from()
+            assert (data, address) == (b"request", client.local_address)
+            await server.send_to(b"reply", address)
+            assert await client.receive() == b"reply"
+    await server.aclose()
+    assert not path.exists()
+
+
+async def test_mode_is_applied(short_tmp: Path) -> None:
+    """mode= sets the socket file's permission bits."""
+    path = short_tmp / "m.sock"
+    async with await aiosock.open_datagram(f"unixgram:{path}", mode=0o660):
+        assert _mode(path) == 0o660
+
+
+async def test_stale_file_is_replaced_live_one_refused(short_tmp: Path) -> None:
+    """A stale socket file is replaced; one with a live socket behind it is not."""
+    path = short_tmp / "s.sock"
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    stale.bind(str(path))
+    stale.close()
+    async with await aiosock.open_datagram(f"unixgram:{path}") as live:
+        with pytest.raises(OSError, match="live") as info:
+            await aiosock.open_datagram(f"unixgram:{path}")
+        assert info.value.errno == errno.EADDRINUSE
+        assert live.local_address == LocalAddress(str(path))
+
+
+async def test_abstract_name_server(short_tmp: Path) -> None:
+    """An abstract-name server and client talk; no file is made."""
+    name = f"aiosock-dg-{os.getpid()}-{id(short_tmp)}"
+    async with await aiosock.open_datagram(f"unixgram:@{name}") as server:
+        assert server.local_address == LocalAddress.abstract(name)
+        async with await aiosock.open_datagram(remote=f"unixgram:@{name}") as client:
+            await client.send(b"abstract")
+            async with asyncio.timeout(TIMEOUT):
+                data, address = await server.receive_from()
+                await server.send_to(data.upper(), address)
+                assert await client.receive() == b"ABSTRACT"
+
+
+async def test_without_autobind_the_sender_is_unnamed(short_tmp: Path) -> None:
+    """autobind=False leaves the client unnamed: the server sees LocalAddress('')."""
+    path = short_tmp / "u.sock"
+    async with await aiosock.open_datagram(f"unixgram:{path}") as server:
+        client = await aiosock.open_datagram(remote=f"unixgram:{path}", autobind=False)
+        async with client:
+            assert client.local_address == LocalAddress("")
+            await client.send(b"anonymous")
+            async with asyncio.timeout(TIMEOUT):
+                data, address = await server.receive_from()
+            assert (data, address) == (b"anonymous", LocalAddress(""))
+            assert address.is_unnamed
+
+
+async def test_large_datagram_and_max_size(short_tmp: Path) -> None:
+    """A 150 KiB datagram arrives whole with max_size; without, it raises."""
+    path = short_tmp / "big.sock"
+    big = os.urandom(150 * 1024)
+    options = {"send_buffer": 1024 * 1024}
+    async with (
+        await aiosock.open_datagram(f"unixgram:{path}", max_size=200 * 1024) as roomy,
+        await aiosock.open_datagram(
+            remote=f"unixgram:{path}", options=options
+        ) as client,
+    ):
+        await client.send(big)
+        async with asyncio.timeout(TIMEOUT):
+            assert await roomy.receive() == big
+    path2 = short_tmp / "small.sock"
+    async with (
+        await aiosock.open_datagram(f"unixgram:{path2}") as small,
+        await aiosock.open_datagram(
+            remote=f"unixgram:{path2}", options=options
+        ) as client,
+    ):
+        await client.send(big)
+        await client.send(b"next")
+        async with asyncio.timeout(TIMEOUT):
+            with pytest.raises(aiosock.MessageTooLargeError) as info:
+                await small.receive()
+            assert info.value.size == len(big)
+            assert await small.receive() == b"next"
+
+
+async def test_slow_receiver_makes_sender_wait_nothing_lost(short_tmp: Path) -> None:
+    """Unix datagrams are never dropped: a sender waits for a slow receiver."""
+    path = short_tmp / "bp.sock"
+    count = 3000
+    async with (
+        await aiosock.open_datagram(f"unixgram:{path}") as server,
+        await aiosock.open_datagram(remote=f"unixgram:{path}") as client,
+    ):
+
+        async def produce() -> None:
+            for i in range(count):
+                await client.send(i.to_bytes(4, "big") * 250)
+
+        producer = asyncio.ensure_future(produce())
+        async with asyncio.timeout(TIMEOUT):
+            for i in range(count):
+                assert await server.receive() == i.to_bytes(4, "big") * 250
+            await producer
+        assert server.dropped == 0
+
+
+async def test_missing_socket_file_is_file_not_found(short_tmp: Path) -> None:
+    """Connecting to a path with no socket raises FileNotFoundError."""
+    with pytest.raises(FileNotFoundError):
+        await aiosock.open_datagram(remote=f"unixgram:{short_tmp}/none.sock")
+
+
+async def test_mismatched_namespace_destination(short_tmp: Path) -> None:
+    """A unixgram socket refuses an internet destination with AddressError."""
+    async with await aiosock.open_datagram(f"unixgram:{short_tmp}/n.sock") as sock:
+        with pytest.raises(aiosock.AddressError, match="namespace LOCAL"):
+            await sock.send_to(b"x", ("127.0.0.1", 9))

@@ -1,0 +1,277 @@
+"""serve_datagram: handlers per datagram, concurrency bound, lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+import aiosock
+
+from .conftest import HAVE_IPV6
+
+TIMEOUT = 10
+
+request_id: contextvars.ContextVar[int] = contextvars.ContextVar(
+    "request_id", default=0
+)
+
+
+async def echo_upper(
+    data: bytes, address: object, sock: aiosock.DatagramSocket
+) -> None:
+    await sock.send_to(data.upper(), address)  # type: ignore[arg-type]
+
+
+async def _ask(server: aiosock.DatagramServer, *messages: bytes) -> list[bytes]:
+    async with await aiosock.open_datagram(remote=server.endpoints[0]) as client:
+        for message in messages:
+            await client.send(message)
+        async with asyncio.timeout(TIMEOUT):
+            return [await client.receive() for _ in messages]
+
+
+async def test_echo_over_udp4() -> None:
+    """Every datagram gets its own handler call; replies come from the bound socket."""
+    async with await aiosock.serve_datagram(echo_upper, "udp://127.0.0.1:0") as server:
+        assert server.is_serving()
+        replies = await _ask(server, b"a", b"bb", b"ccc")
+        assert sorted(replies) == [b"A", b"BB", b"CCC"]
+        clients = [
+            await aiosock.open_datagram(remote=server.endpoints[0]) for _ in range(10)
+        ]
+        for i, client in enumerate(clients):
+            await client.send(b"c%d" % i)
+        async with asyncio.timeout(TIMEOUT):
+            for i, client in enumerate(clients):
+                assert await client.receive() == b"C%d" % i
+                await client.aclose()
+    assert not server.is_serving()
+
+
+async def test_handlers_run_in_a_task_with_their_own_context() -> None:
+    """Handlers see a real current task, asyncio.timeout works, contexts are fresh."""
+    seen: list[tuple[bool, int]] = []
+
+    async def handler(
+        data: bytes, address: object, sock: aiosock.DatagramSocket
+    ) -> None:
+        seen.append((asyncio.current_task() is not None, request_id.get()))
+        request_id.set(int(data))
+        if data == b"2":
+            async with asyncio.timeout(TIMEOUT):
+                await asyncio.sleep(0)
+        try:
+            async with asyncio.timeout(0):
+                await asyncio.Event().wait()
+        except TimeoutError:
+            pass
+        assert request_id.get() == int(data)
+        await sock.send_to(data, address)  # type: ignore[arg-type]
+
+    async with await aiosock.serve_datagram(handler, "udp://127.0.0.1:0") as server:
+        replies = await _ask(server, b"1", b"2", b"3")
+    assert sorted(replies) == [b"1", b"2", b"3"]
+    assert seen == [(True, 0)] * 3
+
+
+async def test_handler_errors_are_logged_and_isolated(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A handler that raises is logged with the sender; the next datagram is served."""
+
+    async def handler(
+        data: bytes, address: object, sock: aiosock.DatagramSocket
+    ) -> None:
+        if data == b"boom":
+            raise RuntimeError("boom")
+        if data == b"later":
+            await asyncio.sleep(0)
+            raise RuntimeError("later")
+        await sock.send_to(b"ok", address)  # type: ignore[arg-type]
+
+    caplog.set_level(logging.ERROR, logger="aiosock.server")
+    server = await aiosock.serve_datagram(handler, "udp://127.0.0.1:0")
+    async with (
+        server,
+        await aiosock.open_datagram(remote=server.endpoints[0]) as client,
+    ):
+        sender = str(client.local_address)
+        await client.send(b"boom")
+        await client.send(b"later")
+        await client.send(b"fine")
+        async with asyncio.timeout(TIMEOUT):
+            assert await client.receive() == b"ok"
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("raised" in m and sender in m for m in messages) == 2
+
+
+async def test_max_concurrent_bounds_running_handlers() -> None:
+    """At most max_concurrent handlers run; the rest wait and are served later."""
+    release = asyncio.Event()
+    running = 0
+    peak = 0
+    arrived = asyncio.Event()
+
+    async def handler(
+        data: bytes, address: object, sock: aiosock.DatagramSocket
+    ) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        if running == 3:
+            arrived.set()
+        try:
+            await release.wait()
+        finally:
+            running -= 1
+        await sock.send_to(data, address)  # type: ignore[arg-type]
+
+    server = await aiosock.serve_datagram(
+        handler, "udp://127.0.0.1:0", max_concurrent=3
+    )
+    async with (
+        server,
+        await aiosock.open_datagram(remote=server.endpoints[0]) as client,
+    ):
+        for i in range(10):
+            await client.send(b"%d" % i)
+        async with asyncio.timeout(TIMEOUT):
+            await arrived.wait()
+            assert server.active_handlers == 3
+            release.set()
+            replies = {await client.receive() for _ in range(10)}
+        assert replies == {b"%d" % i for i in range(10)}
+        assert peak == 3
+        assert server.dropped == 0
+
+
+async def test_aclose_grace_lets_handlers_finish() -> None:
+    """aclose(grace) stops receiving but lets a running handler reply."""
+    started = asyncio.Event()
+    finish = asyncio.Event()
+
+    async def handler(
+        data: bytes, address: object, sock: aiosock.DatagramSocket
+    ) -> None:
+        started.set()
+        await finish.wait()
+        await sock.send_to(b"done", address)  # type: ignore[arg-type]
+
+    server = await aiosock.serve_datagram(handler, "udp://127.0.0.1:0")
+    async with await aiosock.open_datagram(remote=server.endpoints[0]) as client:
+        await client.send(b"go")
+        async with asyncio.timeout(TIMEOUT):
+            await started.wait()
+            closing = asyncio.ensure_future(server.aclose(grace=TIMEOUT))
+            await asyncio.sleep(0)
+            assert not server.is_serving()
+            finish.set()
+            assert await client.receive() == b"done"
+            await closing
+
+
+async def test_aclose_without_grace_cancels_handlers() -> None:
+    """aclose() cancels a waiting handler, which sees CancelledError."""
+    started = asyncio.Event()
+    outcome: list[str] = []
+
+    async def handler(
+        data: bytes, address: object, sock: aiosock.DatagramSocket
+    ) -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            outcome.append("cancelled")
+            raise
+
+    server = await aiosock.serve_datagram(handler, "udp://127.0.0.1:0")
+    async with await aiosock.open_datagram(remote=server.endpoints[0]) as client:
+        await client.send(b"go")
+        async with asyncio.timeout(TIMEOUT):
+            await started.wait()
+            await server.aclose()
+    assert outcome == ["cancelled"]
+    assert server.active_handlers == 0
+
+
+async def test_serve_forever_closes_when_cancelled() -> None:
+    """Cancelling serve_forever closes the server."""
+    server = await aiosock.serve_datagram(echo_upper, "udp://127.0.0.1:0")
+    task = asyncio.ensure_future(server.serve_forever())
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not server.is_serving()
+    async with asyncio.timeout(TIMEOUT):
+        await server.wait_closed()
+
+
+@pytest.mark.skipif(not HAVE_IPV6, reason="IPv6 loopback (::1) cannot be bound")
+async def test_any_address_binds_both_families_on_one_port() -> None:
+    """udp://:0 binds IPv4 and IPv6 sockets sharing the chosen port."""
+    async with await aiosock.serve_datagram(echo_upper, "udp://:0") as server:
+        ports = {e.address.port for e in server.endpoints}  # type: ignore[union-attr]
+        assert len(server.endpoints) == 2
+        assert len(ports) == 1
+        port = ports.pop()
+        for host in ("127.0.0.1", "::1"):
+            async with await aiosock.open_datagram(remote=(host, port)) as client:
+                await client.send(b"x")
+                async with asyncio.timeout(TIMEOUT):
+                    assert await client.receive() == b"X"
+
+
+async def test_unixgram_server_file_lifecycle(short_tmp: Path) -> None:
+    """A unixgram server makes its file with mode, answers, and removes it on close."""
+    path = short_tmp / "srv.sock"
+    async with await aiosock.serve_datagram(
+        echo_upper, f"unixgram:{path}", mode=0o640
+    ) as server:
+        assert os.stat(path).st_mode & 0o777 == 0o640
+        assert await _ask(server, b"local") == [b"LOCAL"]
+    assert not path.exists()
+
+
+async def test_served_socket_refuses_receive() -> None:
+    """The handler's socket belongs to the server: receiving on it is refused."""
+    async with await aiosock.serve_datagram(echo_upper, "udp://127.0.0.1:0") as server:
+        (sock,) = server.datagram_sockets
+        with pytest.raises(aiosock.BusyResourceError):
+            await sock.receive()
+        with pytest.raises(aiosock.BusyResourceError):
+            await sock.receive_from()
+
+
+async def test_oversized_datagram_is_logged_not_handled(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A datagram over max_size is logged and dropped; the handler never sees it."""
+    caplog.set_level(logging.WARNING, logger="aiosock.server")
+    async with (
+        await aiosock.serve_datagram(
+            echo_upper, "udp://127.0.0.1:0", max_size=10
+        ) as server,
+        await aiosock.open_datagram(remote=server.endpoints[0]) as client,
+    ):
+        await client.send(b"x" * 11)
+        await client.send(b"small")
+        async with asyncio.timeout(TIMEOUT):
+            assert await client.receive() == b"SMALL"
+    assert any("11 bytes" in r.getMessage() for r in caplog.records)
+
+
+async def test_argument_errors() -> None:
+    """No endpoint, a stream endpoint or a bad max_concurrent are refused."""
+    with pytest.raises(ValueError, match="at least one endpoint"):
+        await aiosock.serve_datagram(echo_upper)
+    with pytest.raises(ValueError, match="max_concurrent"):
+        await aiosock.serve_datagram(echo_upper, "udp://127.0.0.1:0", max_concurrent=0)
+    with pytest.raises(aiosock.AddressError):
+        await aiosock.serve_datagram(echo_upper, "tcp://127.0.0.1:0")
