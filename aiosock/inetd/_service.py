@@ -398,16 +398,15 @@ class Service:
             raise
         except (BrokenResourceError, ClosedResourceError):
             stream.abort()
+            return
         except Exception:
             logger.exception(
                 "%s: handler for %s raised", self.entry.name, format_peer(peer)
             )
+        try:
+            await stream.aclose()
+        except (BrokenResourceError, ClosedResourceError, OSError):
             stream.abort()
-        else:
-            try:
-                await stream.aclose()
-            except (BrokenResourceError, ClosedResourceError, OSError):
-                stream.abort()
 
     def start_child(self, fd: int, *, listen_fds: bool = False) -> int | None:
         """Start the program on ``fd``; log and return ``None`` when it fails."""

@@ -19,8 +19,9 @@ Strategy: ``subprocess.Popen`` (CPython's C ``fork_exec``), watched with a pidfd
   per child waits instead.
 - ``wait`` children also get the socket as fd 3 with ``LISTEN_FDS=1`` and
   ``LISTEN_PID`` (systemd's protocol). ``LISTEN_PID`` must be the child's own pid,
-  known only after fork, so they start through a two-line Python shim that sets
-  it, duplicates fd 0 onto fd 3 and execs the program (same pid).
+  known only after fork, so they start through a one-line bash shim that sets
+  it, duplicates fd 0 onto fd 3 and execs the program in place (same pid, argv[0]
+  as configured); without bash, a Python one does the same.
 """
 
 from __future__ import annotations
@@ -54,7 +55,12 @@ __all__ = [
 #: ``PATH`` in a child's environment.
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-_SHIM = (
+# LISTEN_PID must be the child's own pid, known only once it runs: a shell sets it
+# and execs the program in place (same pid), with fd 0 also on fd 3 and argv[0]
+# as configured (bash's ``exec -a``).
+_BASH = "/bin/bash"
+_BASH_SHIM = 'export LISTEN_PID=$$; exec -a "$0" "$@" 3<&0'
+_PYTHON_SHIM = (
     "import os,sys;os.dup2(0,3);os.environ['LISTEN_PID']=str(os.getpid());"
     "os.execv(sys.argv[1],sys.argv[2:])"
 )
@@ -164,8 +170,7 @@ def spawn(
                 os.strerror(13 if os.path.exists(entry.server) else 2),
                 entry.server,
             )
-        argv = [sys.executable, "-I", "-S", "-c", _SHIM, entry.server, *entry.argv]
-        executable = sys.executable
+        argv, executable = _shim(entry)
     return subprocess.Popen(
         argv,
         executable=executable,
@@ -181,6 +186,17 @@ def spawn(
         group=run_as.gid,
         extra_groups=run_as.groups,
     )
+
+
+def _shim(entry: ServiceEntry) -> tuple[list[str], str]:
+    """The command that starts ``entry`` with ``LISTEN_PID`` set to its own pid."""
+    if os.access(_BASH, os.X_OK):
+        argv0 = entry.argv[0] if entry.argv else entry.server
+        command = [_BASH, "-c", _BASH_SHIM, argv0, entry.server, *entry.argv[1:]]
+        return command, _BASH
+    # No bash: the daemon's Python (which the service's user must be able to run).
+    command = [sys.executable, "-I", "-S", "-c", _PYTHON_SHIM, entry.server]
+    return [*command, *entry.argv], sys.executable
 
 
 def describe_status(returncode: int) -> str:
