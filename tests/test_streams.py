@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import socket
 import ssl
 from pathlib import Path
@@ -120,3 +122,82 @@ async def test_connect_and_serve_apply_options() -> None:
         await other.aclose()
         with pytest.raises(aiosock.OptionError, match="no_dealy"):
             await aiosock.connect(server.endpoints[0], options={"no_dealy": True})
+
+
+async def test_tls_refuses_urgent_data(
+    tls_contexts: tuple[ssl.SSLContext, ssl.SSLContext],
+) -> None:
+    """Out-of-band data on TLS raises instead of bypassing or breaking TLS."""
+    server_ctx, client_ctx = tls_contexts
+    async with served_pairs(
+        "tcp://127.0.0.1:0", ssl_server=server_ctx, ssl_client=client_ctx
+    ) as (_server, make_pair):
+        client, served = await make_pair()
+        with pytest.raises(NotImplementedError, match="TLS"):
+            await client.send_urgent(b"!")
+        with pytest.raises(NotImplementedError, match="TLS"):
+            await served.receive_urgent()
+        await client.send(b"ok")
+        assert await served.receive_exactly(2) == b"ok"
+        await client.aclose()
+
+
+async def test_tls_client_closing_first_closes_cleanly(
+    tls_contexts: tuple[ssl.SSLContext, ssl.SSLContext],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A TLS handler's stream closes without error after the client closed first."""
+    server_ctx, client_ctx = tls_contexts
+    finished = asyncio.Event()
+
+    async def echo(stream: aiosock.Stream) -> None:
+        try:
+            async for chunk in stream:
+                await stream.send(chunk)
+        finally:
+            finished.set()
+
+    caplog.set_level(logging.INFO, logger="aiosock.server")
+    server = await aiosock.serve(echo, "tcp://127.0.0.1:0", ssl=server_ctx)
+    client = await aiosock.connect(server.endpoints[0], ssl=client_ctx, timeout=10)
+    await client.send(b"ping")
+    assert await client.receive_exactly(4) == b"ping"
+    await client.aclose()
+    async with asyncio.timeout(10):
+        await finished.wait()
+        await server.aclose(grace=10)
+    assert server.active_connections == 0
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, [r.getMessage() for r in errors]
+
+
+async def test_aclose_flushes_buffered_data() -> None:
+    """aclose() returns only after the write buffer reached the kernel: nothing lost."""
+    a, b = await aiosock.stream_pair()
+    a.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    payload = bytes(range(256)) * 4096  # 1 MiB, far more than the socket buffers
+    a.transport.write(payload)  # buffered in the transport, no waiting
+    assert a.transport.get_write_buffer_size() > 0
+    closing = asyncio.ensure_future(a.aclose())
+    async with asyncio.timeout(20):
+        received = await b.receive_exactly(len(payload))
+        await closing
+    assert received == payload
+    assert await b.receive() == b""
+    await b.aclose()
+
+
+async def test_cancelled_aclose_aborts() -> None:
+    """Cancelling an aclose() stuck on a peer that never reads aborts the stream."""
+    a, b = await aiosock.stream_pair()
+    a.transport.write(b"x" * (8 * 1024 * 1024))
+    closing = asyncio.ensure_future(a.aclose())
+    await asyncio.sleep(0)
+    assert not closing.done()
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    assert a.is_closing
+    with pytest.raises(aiosock.ClosedResourceError):
+        await a.send(b"more")
+    await b.aclose()

@@ -38,7 +38,10 @@ from .._foundation._loop import current_loop_name
 from .._foundation._optionsview import OptionsView
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
+    from collections.abc import Awaitable, Iterable
+
+    from .._foundation._credentials import Credentials
+    from ._local import LocalMessage
 
 __all__ = ["DEFAULT_MAX_BYTES", "Stream", "stream_class"]
 
@@ -454,11 +457,13 @@ class Stream(asyncio.Protocol):
             ValueError: ``byte`` is not exactly one byte.
             ClosedResourceError: The stream was closed here.
             BrokenResourceError: The connection is gone.
+            NotImplementedError: The stream is a TLS stream.
         """
         if self._closing:
             raise ClosedResourceError("the stream was closed")
         if self._lost:
             raise BrokenResourceError("the connection is closed")
+        self._refuse_urgent_on_tls()
         from ._urgent import send_urgent
 
         await send_urgent(self, byte)
@@ -475,10 +480,12 @@ class Stream(asyncio.Protocol):
 
         Raises:
             ClosedResourceError: The stream was closed (also wakes a waiter).
+            NotImplementedError: The stream is a TLS stream.
         """
         if self._closing or self._lost:
             raise ClosedResourceError("the stream was closed")
         if self._urgent is None:
+            self._refuse_urgent_on_tls()
             from ._urgent import UrgentTap
 
             tap = UrgentTap(self, self.socket)
@@ -486,6 +493,12 @@ class Stream(asyncio.Protocol):
             self.transport.set_protocol(tap)
         future: asyncio.Future[bytes] = self._urgent.receive()
         return future
+
+    def _refuse_urgent_on_tls(self) -> None:
+        if self.get_extra_info("sslcontext") is not None:
+            raise NotImplementedError(
+                "TLS streams have no out-of-band data (the byte would bypass TLS)"
+            )
 
     def at_urgent_mark(self) -> bool:
         """Whether the socket's next normal read starts at the urgent mark.
@@ -501,12 +514,14 @@ class Stream(asyncio.Protocol):
     # -- closing ---------------------------------------------------------------
 
     async def aclose(self) -> None:
-        """Close the stream. Idempotent.
+        """Close the stream, after the data already sent has left. Idempotent.
 
-        Data already sent is still delivered (the transport flushes its buffer
-        before closing the socket); a task waiting in ``receive`` gets
-        :class:`~aiosock.ClosedResourceError`. When nothing is left to flush, this
-        waits until the socket is closed.
+        The transport first hands everything still in its write buffer to the
+        kernel, then closes the socket (the kernel still delivers what it holds);
+        this waits for that. A task waiting in ``receive`` gets
+        :class:`~aiosock.ClosedResourceError` at once. If the peer never reads,
+        the flush never ends: cancelling ``aclose`` (or a timeout around it) then
+        aborts the connection, discarding what was left.
         """
         transport = self._transport
         if not self._closing:
@@ -514,18 +529,18 @@ class Stream(asyncio.Protocol):
             self._wake_at_end()
             if self._urgent is not None:
                 self._urgent.close()
-            if transport is not None:
+            if transport is not None and not transport.is_closing():
                 transport.close()
-        if (
-            transport is not None
-            and not self._lost
-            and transport.get_write_buffer_size() == 0
-        ):
-            if self._lost_waiter is None:
-                self._lost_waiter = self._loop.create_future()
-            await asyncio.shield(self._lost_waiter)
-        else:
+        if transport is None or self._lost:
             await asyncio.sleep(0)
+            return
+        if self._lost_waiter is None:
+            self._lost_waiter = self._loop.create_future()
+        try:
+            await asyncio.shield(self._lost_waiter)
+        except asyncio.CancelledError:
+            self.abort()
+            raise
 
     def abort(self) -> None:
         """Close at once, discarding unsent data (a TCP peer sees a reset)."""
@@ -623,6 +638,67 @@ class Stream(asyncio.Protocol):
         except Exception:
             where = ""
         return f"<{type(self).__name__}{where} {state}>"
+
+    # -- local namespace extras (implemented in _local.py) ----------------------
+
+    @property
+    def peer_credentials(self) -> Credentials:
+        """The process id, user id and group id of the peer (``SO_PEERCRED``).
+
+        Raises:
+            OptionError: The stream is not in the local namespace.
+        """
+        from ._local import peer_credentials
+
+        return peer_credentials(self.socket)
+
+    async def send_fds(
+        self, data: bytes | bytearray | memoryview, fds: Iterable[int]
+    ) -> None:
+        """Send ``data`` with open descriptors ``fds`` (``SCM_RIGHTS``).
+
+        The bytes take their place in the stream after everything sent before;
+        the peer gets the descriptors from :meth:`receive_fds` with these bytes.
+        ``fds`` stay open here: the peer gets new descriptors for the same files.
+
+        Raises:
+            ValueError: ``data`` is empty, or the stream is not a plain local one.
+        """
+        from ._local import stream_send_fds
+
+        await stream_send_fds(self, data, fds)
+
+    async def receive_fds(
+        self, max_bytes: int = DEFAULT_MAX_BYTES, max_fds: int = 253
+    ) -> tuple[bytes, list[int]]:
+        """Receive bytes and the descriptors that came with them (``SCM_RIGHTS``).
+
+        Bytes the stream had already read come first, without descriptors. The
+        stream reads ahead, and the kernel drops descriptors that arrive with
+        bytes read that way: have this call waiting (or call it with no ``await``
+        since the previous receive) before the peer sends descriptors, as in a
+        request and its answer. See the "Local namespace extras" page.
+
+        Returns:
+            The bytes (``b""`` at end of stream) and the descriptors, which are
+            the caller's to close; any beyond ``max_fds`` were closed.
+        """
+        from ._local import stream_receive_message
+
+        message = await stream_receive_message(self, max_bytes, max_fds)
+        return message.data, message.fds
+
+    async def receive_message(
+        self, max_bytes: int = DEFAULT_MAX_BYTES, *, max_fds: int = 253
+    ) -> LocalMessage:
+        """Like :meth:`receive_fds`, also giving the sender's ``SCM_CREDENTIALS``.
+
+        ``credentials`` is set when this socket has the ``pass_credentials``
+        option on (turn it on before the peer sends).
+        """
+        from ._local import stream_receive_message
+
+        return await stream_receive_message(self, max_bytes, max_fds)
 
 
 class _BufferedStream(Stream, asyncio.BufferedProtocol):
