@@ -152,14 +152,14 @@ class ServiceEntry:
         """A short name for logs: ``service/protocol`` (``echo/tcp``).
 
         An internal service on a port number is named after the service it is, and
-        a line on port 0 (any port) after what it runs (``argv[0]``, the
+        a line on port 0 (any port) after what it runs (``argv[0]``, else the
         ``python:`` target).
         """
         base = self.service
         if self.builtin is not None and base.isdecimal():
             base = self.builtin
         elif self.port == 0:
-            base = self.python_target if self.is_python else self.argv[0]
+            base = self.argv[0] if self.argv else self.python_target
         return f"{base}/{self.protocol}"
 
     @property
