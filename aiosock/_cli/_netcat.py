@@ -1,5 +1,8 @@
 """``aiosock connect`` and ``aiosock listen``: netcat for every stream endpoint.
 
+Datagram endpoints (``udp*``, ``unixgram``) go to ``_netcat_dgram``: one datagram
+per line.
+
 Standard input goes to the socket and the socket to standard output; at the end
 of standard input the socket is half-closed (``send_eof``), and the command ends
 when the peer ends its side. Standard input and output are read and written in
@@ -16,9 +19,12 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from .._foundation._concepts import Style
+from .._foundation._endpoints import parse_endpoint
 from .._foundation._errors import AiosockError, BrokenResourceError
 from .._foundation._loop import run
 from .._highlevel._api import connect, serve
+from ._netcat_dgram import DEFAULT_IDLE, connect_datagram, listen_datagram
 
 if TYPE_CHECKING:
     from .._highlevel._stream import Stream
@@ -65,10 +71,18 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "endpoint",
         metavar="ENDPOINT",
         help="a stream endpoint: tcp://HOST:PORT, tcp6://[::1]:PORT, unix:PATH, "
-        "unix:@NAME",
+        "unix:@NAME; or a datagram endpoint (udp://HOST:PORT, unixgram:PATH, "
+        "one datagram per line)",
     )
     parser.add_argument(
         "--timeout", type=float, default=None, help="seconds to wait for the peer"
+    )
+    parser.add_argument(
+        "--idle",
+        type=float,
+        default=DEFAULT_IDLE,
+        help="datagram endpoints: after the end of input, stop once no datagram "
+        f"has come for this many seconds (default {DEFAULT_IDLE:g})",
     )
 
 
@@ -106,7 +120,21 @@ def _fail(message: str) -> int:
     return 1
 
 
+def _is_datagram(text: str) -> bool:
+    try:
+        return parse_endpoint(text).style is Style.DATAGRAM
+    except AiosockError:
+        return False  # the stream path reports the error
+
+
 def _run_connect(args: argparse.Namespace) -> int:
+    if _is_datagram(args.endpoint):
+        try:
+            connect_datagram(args)
+        except (AiosockError, OSError) as exc:
+            return _fail(f"connect {args.endpoint}: {exc}")
+        return 0
+
     async def main() -> None:
         stream = await connect(args.endpoint, timeout=args.timeout)
         async with stream:
@@ -120,6 +148,13 @@ def _run_connect(args: argparse.Namespace) -> int:
 
 
 def _run_listen(args: argparse.Namespace) -> int:
+    if _is_datagram(args.endpoint):
+        try:
+            listen_datagram(args)
+        except (AiosockError, OSError) as exc:
+            return _fail(f"listen {args.endpoint}: {exc}")
+        return 0
+
     async def main() -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
