@@ -48,6 +48,7 @@ nitpick_ignore_regex = [
     (r"py:class", r"aiosock\._.*"),
     # Private names in signatures, shown short (autodoc_typehints_format = "short").
     (r"py:class", r"(EndpointLike|Listener|ssl_module\.SSLContext)"),
+    (r"py:class", r"(ConcreteAddress|AddressLike|Handler)"),  # datagram type aliases
     (r"py:obj", r"aiosock\._.*"),
 ]
 html_theme = "alabaster"

@@ -32,6 +32,11 @@ TIMEOUT = 30
 
 #: The examples the tests below run (test_every_example_is_tested keeps it whole).
 TESTED = {
+    # The datagram examples run in tests/test_examples_datagram.py.
+    "local_datagram_client.py",
+    "local_datagram_server.py",
+    "udp_echo_client.py",
+    "udp_echo_server.py",
     "socketpair.py",
     "stream_client.py",
     "stream_server.py",

@@ -192,7 +192,7 @@ class DatagramServer:
 
     @property
     def dropped(self) -> int:
-        """Datagrams dropped: by the kernel (full queues) and by the backlog."""
+        """Datagrams dropped by the kernel (full queues) or the full backlog."""
         return self._dropped + sum(s.dropped for s in self._sockets)
 
     def is_serving(self) -> bool:
