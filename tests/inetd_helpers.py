@@ -134,8 +134,8 @@ class Daemon:
             self.ready()
 
     def ready(self, start: int = 0) -> None:
-        """Wait for ``ready:`` and collect the listening lines before it."""
-        self.out.wait_for(r"ready: ", start=start)
+        """Wait for ``ready:`` (or ``reloaded:``); collect the listening lines."""
+        self.out.wait_for(r"(ready|reloaded): ", start=start)
         self.endpoints = {}
         for line in self.out.lines:
             found = LISTENING.search(line)

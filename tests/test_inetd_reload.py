@@ -1,0 +1,141 @@
+"""SIGHUP: ``aiosock inetd`` re-reads its file and applies the difference.
+
+New services start, removed ones stop listening, changed ones take their new line
+on the same socket, unchanged ones are left alone; connections in flight (to
+in-process handlers and to children) survive all of it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.inetd_helpers import LOOPS, Daemon, tcp_exchange
+from tests.inetd_programs import python_for_children, write_programs
+
+USER = "nobody" if os.geteuid() == 0 else os.environ.get("USER", "root")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def _connect(address: tuple[str, int]) -> socket.socket:
+    sock = socket.create_connection(address, timeout=10)
+    return sock
+
+
+def _echoes(sock: socket.socket, data: bytes) -> bool:
+    sock.sendall(data)
+    got = b""
+    while len(got) < len(data):
+        chunk = sock.recv(len(data) - len(got))
+        if not chunk:
+            return False
+        got += chunk
+    return got == data
+
+
+@pytest.fixture(params=LOOPS)
+def workdir(request: pytest.FixtureRequest) -> Iterator[tuple[Path, str]]:
+    """A short directory with the test programs, and the loop to run on."""
+    with tempfile.TemporaryDirectory(prefix="as-", dir="/tmp") as name:
+        yield Path(name), request.param
+
+
+def test_sighup_applies_the_difference(workdir: tuple[Path, str]) -> None:
+    """Add, remove, modify and keep services, with connections in flight."""
+    directory, loop = workdir
+    programs = write_programs(directory)
+    py = python_for_children()
+    port = _free_port()
+    keep = f"0 stream tcp nowait {USER} python:tests.inetd_handlers:hold keep"
+    lines_v1 = [
+        "127.0.0.1:",
+        keep,
+        f"0 stream tcp nowait {USER} /bin/cat removed",
+        f"{port} stream tcp nowait {USER} {py} hold {programs['hold']}",
+    ]
+    config = directory / "inetd.conf"
+    config.write_text("\n".join(lines_v1) + "\n")
+    daemon = Daemon(config, loop=loop)
+    try:
+        kept = daemon.address("keep/tcp", "tcp://")
+        removed = daemon.address("removed/tcp", "tcp://")
+        changed = ("127.0.0.1", port)
+        # Connections in flight: an in-process handler, and two children.
+        to_kept = _connect(kept)
+        assert to_kept.recv(100) == b"held\n"
+        to_removed = _connect(removed)
+        to_changed = _connect(changed)
+        assert to_changed.recv(100).startswith(b"held:")
+
+        lines_v2 = [
+            "127.0.0.1:",
+            keep,
+            f"{port} stream tcp nowait {USER} /bin/cat cat",
+            f"0 stream tcp nowait {USER} internal echo",
+        ]
+        config.write_text("\n".join(lines_v2) + "\n")
+        start = daemon.out.count()
+        daemon.reload()
+        after = daemon.out.lines[start:]
+
+        # Unchanged: the same socket, not bound again; its connection goes on.
+        assert not any("for keep/tcp" in line for line in after)
+        assert _echoes(to_kept, b"still here")
+        assert tcp_exchange(kept, b"") == b"held\n"
+        # Removed: no longer listening, but its child keeps serving.
+        assert any("stopped listening for removed/tcp" in line for line in after)
+        with pytest.raises(ConnectionRefusedError):
+            tcp_exchange(removed, b"x")
+        assert _echoes(to_removed, b"child of a removed service")
+        # Changed: same port, new program; the old child goes on.
+        assert any(f"changed {port}/tcp: now /bin/cat nowait" in line for line in after)
+        assert tcp_exchange(changed, b"plain cat") == b"plain cat"
+        assert _echoes(to_changed, b"old child")
+        # Added.
+        daemon.ready(start)
+        assert tcp_exchange(daemon.address("echo/tcp", "tcp://"), b"new") == b"new"
+        for sock in (to_kept, to_removed, to_changed):
+            sock.close()
+        assert daemon.stop() == 0
+    finally:
+        daemon.kill()
+
+
+def test_sighup_with_bad_lines_and_missing_file(workdir: tuple[Path, str]) -> None:
+    """A bad line is skipped at reload; an unreadable file changes nothing."""
+    directory, loop = workdir
+    config = directory / "inetd.conf"
+    config.write_text(f"127.0.0.1:0 stream tcp nowait {USER} internal echo\n")
+    daemon = Daemon(config, loop=loop)
+    try:
+        echo = daemon.address("echo/tcp", "tcp://")
+        config.write_text(
+            f"127.0.0.1:0 stream tcp nowait {USER} internal echo\n"
+            "this line is wrong\n"
+            f"127.0.0.1:0 stream tcp nowait {USER} internal daytime\n"
+        )
+        start = daemon.out.count()
+        daemon.reload()
+        daemon.out.wait_for(rf"{config}:2: expected 6 fields", start=start)
+        daemon.ready(start)
+        assert daemon.address("echo/tcp", "tcp://") == echo
+        assert tcp_exchange(daemon.address("daytime/tcp", "tcp://")).endswith(b"\r\n")
+        config.unlink()
+        start = daemon.out.count()
+        daemon.reload()
+        daemon.out.wait_for(r"reload failed, configuration unchanged", start=start)
+        assert tcp_exchange(echo, b"unchanged") == b"unchanged"
+        assert daemon.stop() == 0
+    finally:
+        daemon.kill()
