@@ -53,12 +53,14 @@ class Bound:
         owner: The pid of the ``wait`` child that has it, if any.
         dispatched: The datagram (data, source) handed to a ``nowait`` child and
             maybe not read yet.
+        adopted: Whether a service manager passed it (``LISTEN_FDS``).
     """
 
     listener: Listener
     watching: bool = False
     owner: int | None = None
     dispatched: tuple[bytes, Any] | None = None
+    adopted: bool = False
 
     @property
     def sock(self) -> socket.socket:
@@ -169,11 +171,13 @@ def _make(
     v6_only: bool | None,
     inherited: list[InheritedSocket],
     backlog: int,
-) -> Listener:
+) -> tuple[Listener, bool]:
+    """Bind a socket for ``endpoint`` (or adopt a passed one); say which."""
     adopted = _adopt(endpoint, inherited)
     if adopted is not None:
         bound = from_sockaddr(adopted.family, adopted.getsockname())
-        return Listener(adopted, Endpoint(entry.socket_type, bound.namespace, bound))
+        endpoint = Endpoint(entry.socket_type, bound.namespace, bound)
+        return Listener(adopted, endpoint), True
     sock, file_id = make_bound_socket(
         endpoint, options=_options(entry, v6_only), mode=SOCKET_FILE_MODE
     )
@@ -187,7 +191,7 @@ def _make(
         except OSError as exc:
             listener.close()
             raise translate_os_error(exc, f"listen on {endpoint}") from exc
-    return listener
+    return listener, False
 
 
 async def bind_entry(
@@ -206,7 +210,8 @@ async def bind_entry(
         local = Endpoint(
             entry.socket_type, Namespace.LOCAL, LocalAddress(entry.service)
         )
-        return [Bound(_make(entry, local, None, inherited, backlog))]
+        listener, adopted = _make(entry, local, None, inherited, backlog)
+        return [Bound(listener, adopted=adopted)]
     assert entry.port is not None, "the services look-up gives every port"
     planned = await _addresses(entry, entry.port)
     made: list[Bound] = []
@@ -221,8 +226,8 @@ async def bind_entry(
                     endpoint, address=attrs.evolve(address, port=port)
                 )
             v6 = v6_only if target.namespace is Namespace.INET6 else None
-            listener = _make(entry, target, v6, inherited, backlog)
-            made.append(Bound(listener))
+            listener, adopted = _make(entry, target, v6, inherited, backlog)
+            made.append(Bound(listener, adopted=adopted))
             if port == 0:
                 port = port_of(listener.endpoint)
     except BaseException:

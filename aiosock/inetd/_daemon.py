@@ -304,9 +304,14 @@ class Inetd:
             return
         self._failed.pop(entry.key, None)
         self._services[entry.key] = service
-        for endpoint in service.endpoints:
+        for bound in service.bound:
+            passed = ", passed in LISTEN_FDS" if bound.adopted else ""
             logger.info(
-                "listening on %s for %s (%s)", endpoint, entry.name, service.describe()
+                "listening on %s for %s (%s%s)",
+                bound.endpoint,
+                entry.name,
+                service.describe(),
+                passed,
             )
 
     def _protect(self) -> None:
