@@ -22,6 +22,27 @@ class EchoProtocol(asyncio.Protocol):
         self.transport.write(data)  # type: ignore[attr-defined]
 
 
+class BufferedEchoProtocol(asyncio.BufferedProtocol):
+    """asyncio's ``BufferedProtocol``, reading into one reused buffer.
+
+    When the transport keeps part of a write (the peer is slow), it may hold a
+    view of the buffer (Python 3.12 and later queue views), so the protocol
+    moves on to a fresh buffer.
+    """
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.buffer = memoryview(bytearray(65536))
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.transport.write(self.buffer[:nbytes])  # type: ignore[attr-defined]
+        if self.transport.get_write_buffer_size():  # type: ignore[attr-defined]
+            self.buffer = memoryview(bytearray(65536))
+
+
 async def stream_echo(stream: aiosock.Stream) -> None:
     async for chunk in stream:
         await stream.send(chunk)
@@ -40,12 +61,13 @@ async def main(kind: str, endpoint_text: str) -> None:
     loop = asyncio.get_running_loop()
     endpoint = aiosock.parse_endpoint(endpoint_text)
     unix = endpoint.namespace is aiosock.Namespace.LOCAL
-    if kind == "protocol":
+    if kind in {"protocol", "buffered_protocol"}:
+        factory = EchoProtocol if kind == "protocol" else BufferedEchoProtocol
         if unix:
-            server = await loop.create_unix_server(EchoProtocol, endpoint.address.path)
+            server = await loop.create_unix_server(factory, endpoint.address.path)
         else:
             a = endpoint.address
-            server = await loop.create_server(EchoProtocol, a.host, a.port)
+            server = await loop.create_server(factory, a.host, a.port)
         where = server.sockets[0].getsockname()
     elif kind == "serve_protocol":
         s = await aiosock.serve_protocol(EchoProtocol, endpoint)

@@ -1,0 +1,359 @@
+"""Turn a results file into figures: medians, ratios, tables, the docs page.
+
+``python -m benchmarks.report RESULTS.json`` prints the markdown report;
+``--publish`` also copies the run into the docs: ``docs/benchmarks.rst`` (written
+from scratch), and ``docs/benchmarks/`` (``results.json``, ``report.md`` and the
+PNG charts). Publishing a run is that one step.
+
+Every ratio is taken within one round (the server against the base measured in
+the same round, moments apart), then the median over rounds is shown with the
+smallest and largest round in brackets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DOCS = HERE.parent / "docs"
+C_SERVER = "c/epoll"
+
+
+def _ok(row: dict[str, Any] | None) -> bool:
+    return bool(row) and "error" not in row  # type: ignore[operator]
+
+
+def _spread(values: list[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def summarize(workload: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per server: medians and spreads of the value and of the in-round ratios."""
+    key = workload["metric"]
+    base = workload["base"]
+    out: dict[str, dict[str, Any]] = {}
+    for server in workload["servers"]:
+        sid = server["id"]
+        rows = [r.get(sid) for r in workload["rounds"]]
+        good = [row for row in rows if _ok(row)]
+        errors = [row["error"] for row in rows if row and "error" in row]
+        summary: dict[str, Any] = {
+            "n": len(good),
+            "value": _spread([row[key] for row in good]),
+            "error": errors[0] if errors and not good else None,
+        }
+        for name, ref, field in (
+            ("ratio", base, key),
+            ("to_c", C_SERVER, key),
+            ("cpu_ratio", base, "per_cpu"),
+        ):
+            ratios = [
+                r[sid][field] / r[ref][field]
+                for r in workload["rounds"]
+                if _ok(r.get(sid))
+                and _ok(r.get(ref))
+                and field in r[sid]
+                and r[ref].get(field)
+            ]
+            summary[name] = _spread([x for x in ratios if x == x])  # drop NaN
+        for field in ("p50_us", "p99_us", "per_cpu"):
+            values = [row[field] for row in good if field in row]
+            summary[field] = statistics.median(values) if values else None
+        for field in ("lost", "failed"):
+            summary[field] = int(sum(row.get(field, 0) for row in good))
+        out[sid] = summary
+    return out
+
+
+def headroom(workload: dict[str, Any]) -> dict[str, Any] | None:
+    """The C server against the fastest Python server, round by round."""
+    if workload["metric"] != "rate":
+        return None
+    ratios, fastest, util = [], {}, []
+    for r in workload["rounds"]:
+        if not _ok(r.get(C_SERVER)):
+            continue
+        if "gen_util" in r[C_SERVER]:
+            util.append(r[C_SERVER]["gen_util"])
+        python = {
+            sid: row["rate"] for sid, row in r.items() if sid != C_SERVER and _ok(row)
+        }
+        if not python:
+            continue
+        best = max(python, key=python.__getitem__)
+        fastest[best] = fastest.get(best, 0) + 1
+        ratios.append(r[C_SERVER]["rate"] / python[best])
+    if not ratios:
+        return None
+    return {
+        "ratio": _spread(ratios),
+        "fastest_python": max(fastest, key=fastest.__getitem__),
+        "c_always_faster": min(ratios) > 1.0,
+        "generator_util": statistics.median(util) if util else None,
+    }
+
+
+def ensure_summaries(results: dict[str, Any]) -> dict[str, Any]:
+    for workload in results["workloads"]:
+        workload["summary"] = summarize(workload)
+        workload["headroom"] = headroom(workload)
+    return results
+
+
+# Formatting --------------------------------------------------------------------
+
+
+def fmt_ratio(spread: dict[str, float] | None) -> str:
+    if not spread:
+        return "-"
+    if abs(spread["max"] - spread["min"]) < 0.005:
+        return f"{spread['median']:.2f}"
+    return f"{spread['median']:.2f} ({spread['min']:.2f}-{spread['max']:.2f})"
+
+
+def fmt_value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "KiB/conn":
+        return f"{value / 1024:.1f} KiB"
+    return f"{value:,.0f}"
+
+
+def _value(summary: dict[str, Any]) -> float | None:
+    return summary["value"]["median"] if summary["value"] else None
+
+
+def _has_c(workload: dict[str, Any]) -> bool:
+    return workload["metric"] == "rate" and any(
+        s["id"] == C_SERVER for s in workload["servers"]
+    )
+
+
+def columns(workload: dict[str, Any]) -> list[str]:
+    """The table's headings for a workload."""
+    unit = workload["unit"]
+    base_label = next(
+        (s["label"] for s in workload["servers"] if s["id"] == workload["base"]),
+        workload["base"],
+    )
+    better = "lower" if workload["metric"] == "rss_per_conn" else "higher"
+    heads = ["server", unit, f"x {base_label} (median, min-max; {better} is better)"]
+    if _has_c(workload):
+        heads += ["x C server"]
+    if workload["metric"] == "rate":
+        heads += ["per server CPU-s, x base"]
+    if workload.get("latency"):
+        heads += ["p50 µs", "p99 µs"]
+    return heads
+
+
+def rows(workload: dict[str, Any]) -> list[list[str]]:
+    """The table's rows for a workload: one per server, with skips explained."""
+    out = []
+    for server in workload["servers"]:
+        sid = server["id"]
+        s = workload["summary"][sid]
+        label = server["label"]
+        if not s["n"]:
+            why = workload["skipped"].get(sid) or s["error"] or "no result"
+            out.append([label, "skipped: " + why] + [""] * (len(columns(workload)) - 2))
+            continue
+        row = [label, fmt_value(_value(s), workload["unit"]), fmt_ratio(s["ratio"])]
+        if _has_c(workload):
+            row += [fmt_ratio(s["to_c"])]
+        if workload["metric"] == "rate":
+            row += [fmt_ratio(s["cpu_ratio"])]
+        if workload.get("latency"):
+            row += [f"{s['p50_us']:,.0f}", f"{s['p99_us']:,.0f}"]
+        extra = [f"{s[k]} {k}" for k in ("lost", "failed") if s[k]]
+        if extra:
+            row[1] += f" ({', '.join(extra)})"
+        out.append(row)
+    return out
+
+
+def _md_table(heads: list[str], body: list[list[str]]) -> list[str]:
+    def esc(cell: str) -> str:
+        return cell.replace("|", "\\|")
+
+    aligns = ["---"] + ["---:"] * (len(heads) - 1)
+    lines = [
+        "| " + " | ".join(map(esc, heads)) + " |",
+        "| " + " | ".join(aligns) + " |",
+    ]
+    lines += ["| " + " | ".join(map(esc, r)) + " |" for r in body]
+    return lines
+
+
+def workload_markdown(workload: dict[str, Any], settings: dict[str, Any]) -> str:
+    """One workload's section: heading, table, notes."""
+    lines = [
+        f"## {workload['name']}: {workload['title']}",
+        "",
+        shape(workload, settings),
+        "",
+        *_md_table(columns(workload), rows(workload)),
+    ]
+    room = workload.get("headroom")
+    if room:
+        lines += ["", headroom_sentence(workload, room)]
+    heap = workload.get("extra", {}).get("aiosock_heap")
+    if heap:
+        lines += ["", heap_markdown(heap)]
+    return "\n".join(lines) + "\n"
+
+
+def shape(workload: dict[str, Any], settings: dict[str, Any]) -> str:
+    """One sentence on how a workload was run."""
+    rounds = len(workload["rounds"])
+    if workload["metric"] == "rss_per_conn":
+        text = (
+            f"{rounds} round(s), {settings['idle']:,} connections held per server, "
+            "interleaved."
+        )
+    else:
+        text = (
+            f"{rounds} round(s) x {settings['seconds']:g} s after "
+            f"{settings['warmup']:g} s of warm-up, interleaved."
+        )
+    return f"{text} {workload.get('notes', '')}".strip()
+
+
+def headroom_sentence(workload: dict[str, Any], room: dict[str, Any]) -> str:
+    label = {s["id"]: s["label"] for s in workload["servers"]}
+    verdict = (
+        "faster than every Python server in every round: the load generator is "
+        "not the bottleneck"
+        if room["c_always_faster"]
+        else "NOT faster than every Python server in every round: this workload's "
+        "figures may be bounded by the load generator or the machine"
+    )
+    util = room.get("generator_util")
+    used = (
+        f" Driving the C server, the load generator used {util:.0%} of its core."
+        if util is not None
+        else ""
+    )
+    return (
+        f"Load generator headroom: the C server ran {fmt_ratio(room['ratio'])}x the "
+        f"fastest Python server ({label.get(room['fastest_python'], '?')}), "
+        f"{verdict}.{used}"
+    )
+
+
+def machine_lines(results: dict[str, Any]) -> list[tuple[str, str]]:
+    m, v, load = results["machine"], results["versions"], results["load"]
+    versions = ", ".join(f"{k} {val}" for k, val in v.items() if val)
+    git = results.get("git", {})
+    return [
+        ("Date", f"{results['started']} (UTC), {results['duration_s']:.0f} s"),
+        ("Mode", f"{results['mode']}: {results['settings_text']}"),
+        ("Machine", f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']:.0f} GiB"),
+        ("System", f"{m['os']}, Linux {m['kernel']}"),
+        ("Python", m["python"]),
+        ("Versions", versions),
+        (
+            "Source",
+            f"aiosock {git.get('commit', '?')}"
+            + (" with local changes" if git.get("dirty") else ""),
+        ),
+        (
+            "Load",
+            "load average {} before, {} after{}".format(
+                " ".join(f"{x:.2f}" for x in load["before"]),
+                " ".join(f"{x:.2f}" for x in load["after"]),
+                f"; {load['note']}" if load.get("note") else "",
+            ),
+        ),
+    ]
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The whole report."""
+    out = [
+        f"# aiosock benchmarks, {results['started'][:10]} ({results['mode']} run)",
+        "",
+        *[f"- **{k}**: {v}" for k, v in machine_lines(results)],
+        "",
+        METHOD,
+        "",
+    ]
+    out += [workload_markdown(w, results["settings"]) for w in results["workloads"]]
+    return "\n".join(out)
+
+
+def heap_markdown(rows_: list[dict[str, Any]]) -> str:
+    body = [
+        [
+            f"aiosock serve + Stream ({r['loop']})",
+            f"{r['held']:,}",
+            f"{r['heap'] / 1024:.1f} KiB",
+            f"{r['rss'] / 1024:.1f} KiB",
+        ]
+        for r in rows_
+    ]
+    heads = [
+        "server",
+        "connections held",
+        "Python heap per connection (tracemalloc)",
+        "RSS per connection (in-process)",
+    ]
+    return "\n".join(_md_table(heads, body)) + "\n"
+
+
+METHOD = (
+    "Each server is a process of its own pinned to core 0; a C load generator "
+    "pinned to core 1 drives it over loopback. Servers are measured interleaved "
+    "(A B C … A B C …) and every figure is a ratio to the base server measured in "
+    "the same round (the bare uvloop `Protocol`, or `DatagramProtocol` for "
+    "datagrams, or openbsd-inetd for inetd), then the median of the rounds with "
+    "the smallest and largest in brackets. *per server CPU-s* is messages per "
+    "CPU-second the server used, against the base's: steadier than rates when "
+    "other work shares the machine. The C epoll server is the physical reference; "
+    "when it outruns every Python server the load generator is not what limits them."
+)
+
+
+# Publishing --------------------------------------------------------------------
+
+
+def publish(results_path: Path, docs: Path = DOCS) -> None:
+    """Copy a run into the docs and regenerate docs/benchmarks.rst and the charts."""
+    from benchmarks import charts, rst
+
+    results = ensure_summaries(json.loads(results_path.read_text()))
+    assets = docs / "benchmarks"
+    assets.mkdir(exist_ok=True)
+    for old in assets.glob("*.png"):
+        old.unlink()
+    shutil.copyfile(results_path, assets / "results.json")
+    (assets / "report.md").write_text(markdown(results))
+    images = charts.draw_all(results, assets)
+    (docs / "benchmarks.rst").write_text(rst.page(results, images))
+    print(f"published {results_path} to {docs / 'benchmarks.rst'} and {assets}/")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.report")
+    parser.add_argument("results", type=Path, help="a results JSON file")
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="write docs/benchmarks.rst and docs/benchmarks/ from it",
+    )
+    args = parser.parse_args()
+    if args.publish:
+        publish(args.results)
+    else:
+        print(markdown(ensure_summaries(json.loads(args.results.read_text()))))
+
+
+if __name__ == "__main__":
+    main()
