@@ -40,6 +40,14 @@ from ._highlevel._datagram import DatagramSocket as DatagramSocket
 from ._highlevel._datagram_api import open_datagram as open_datagram
 from ._highlevel._datagram_server import DatagramServer as DatagramServer
 from ._highlevel._datagram_server import serve_datagram as serve_datagram
+from ._highlevel._local import DescriptorsLostError as DescriptorsLostError
+from ._highlevel._local import LocalMessage as LocalMessage
+from ._highlevel._packet_api import connect_packets as connect_packets
+from ._highlevel._packet_api import packet_pair as packet_pair
+from ._highlevel._packet_api import serve_packets as serve_packets
+from ._highlevel._packets import PacketStream as PacketStream
+from ._highlevel._raw import RawSocket as RawSocket
+from ._highlevel._raw import open_raw as open_raw
 from ._highlevel._stream import Stream as Stream
 from ._version import __version__ as __version__
 
@@ -54,6 +62,7 @@ __all__ = [
     "Credentials",
     "DatagramServer",
     "DatagramSocket",
+    "DescriptorsLostError",
     "Endpoint",
     "HostAddress",
     "IncompleteReadError",
@@ -61,9 +70,12 @@ __all__ = [
     "InetAddress",
     "InterfaceError",
     "LocalAddress",
+    "LocalMessage",
     "MessageTooLargeError",
     "Namespace",
     "OptionError",
+    "PacketStream",
+    "RawSocket",
     "ResolutionError",
     "Server",
     "Stream",
@@ -71,15 +83,19 @@ __all__ = [
     "__version__",
     "as_endpoint",
     "connect",
+    "connect_packets",
     "connect_protocol",
     "from_sockaddr",
     "interfaces",
     "netdb",
     "open_datagram",
+    "open_raw",
+    "packet_pair",
     "parse_endpoint",
     "run",
     "serve",
     "serve_datagram",
+    "serve_packets",
     "serve_protocol",
     "stream_pair",
     "wrap_socket",

@@ -29,11 +29,12 @@ from ._foundation._errors import (
     BusyResourceError,
     ClosedResourceError,
 )
+from ._packetchecks import PacketStreamLike, check_packet_stream
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-__all__ = ["StreamLike", "check_stream"]
+__all__ = ["PacketStreamLike", "StreamLike", "check_packet_stream", "check_stream"]
 
 
 class StreamLike(Protocol):

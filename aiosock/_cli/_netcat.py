@@ -1,7 +1,8 @@
 """``aiosock connect`` and ``aiosock listen``: netcat for every stream endpoint.
 
 Datagram endpoints (``udp*``, ``unixgram``) go to ``_netcat_dgram``: one datagram
-per line.
+per line; sequenced-packet endpoints (``unixpacket``) to ``_netcat_packets``: one
+record per line.
 
 Standard input goes to the socket and the socket to standard output; at the end
 of standard input the socket is half-closed (``send_eof``), and the command ends
@@ -25,6 +26,7 @@ from .._foundation._errors import AiosockError, BrokenResourceError
 from .._foundation._loop import run
 from .._highlevel._api import connect, serve
 from ._netcat_dgram import DEFAULT_IDLE, connect_datagram, listen_datagram
+from ._netcat_packets import connect_packet_endpoint, listen_packet_endpoint
 
 if TYPE_CHECKING:
     from .._highlevel._stream import Stream
@@ -72,7 +74,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         metavar="ENDPOINT",
         help="a stream endpoint: tcp://HOST:PORT, tcp6://[::1]:PORT, unix:PATH, "
         "unix:@NAME; or a datagram endpoint (udp://HOST:PORT, unixgram:PATH, "
-        "one datagram per line)",
+        "one datagram per line); or unixpacket:PATH (one record per line)",
     )
     parser.add_argument(
         "--timeout", type=float, default=None, help="seconds to wait for the peer"
@@ -128,6 +130,8 @@ def _is_datagram(text: str) -> bool:
 
 
 def _run_connect(args: argparse.Namespace) -> int:
+    if args.endpoint.startswith("unixpacket:"):
+        return connect_packet_endpoint(args)
     if _is_datagram(args.endpoint):
         try:
             connect_datagram(args)
@@ -148,6 +152,8 @@ def _run_connect(args: argparse.Namespace) -> int:
 
 
 def _run_listen(args: argparse.Namespace) -> int:
+    if args.endpoint.startswith("unixpacket:"):
+        return listen_packet_endpoint(args)
     if _is_datagram(args.endpoint):
         try:
             listen_datagram(args)
