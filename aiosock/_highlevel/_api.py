@@ -22,6 +22,7 @@ from .._core._protocols import make_transport, server_hostname_for, start_server
 from .._foundation._concepts import Namespace, Style
 from .._foundation._endpoints import EndpointLike, as_endpoint
 from .._foundation._errors import BrokenResourceError
+from ._packet_api import connect_packets, is_packet_endpoint, serve_packets
 from ._stream import Stream, stream_class
 
 if TYPE_CHECKING:
@@ -77,6 +78,8 @@ async def connect(
     Args:
         endpoint: ``"tcp://host:port"``, ``"tcp6://…"``, ``"unix:/path"``,
             ``"unix:@name"``, an address object or a ``(host, port)`` tuple.
+            A ``"unixpacket:…"`` endpoint gives a
+            :class:`~aiosock.PacketStream` (see :func:`~aiosock.connect_packets`).
         timeout: Seconds for the whole operation, resolution included.
         local: A local address to bind before connecting.
         options: Socket options to set before connecting (``{"no_delay": True}``).
@@ -94,6 +97,12 @@ async def connect(
             (``ConnectionRefusedError``, ``FileNotFoundError``, ...).
         AddressError: The endpoint is malformed or not of the stream style.
     """
+    if is_packet_endpoint(endpoint) and ssl is None:
+        # unixpacket: a record stream (typed code calls connect_packets).
+        packets = await connect_packets(
+            endpoint, timeout=timeout, local=local, options=options
+        )
+        return packets  # type: ignore[return-value]
     target = as_endpoint(endpoint, Style.STREAM)
     bind_to = None if local is None else as_endpoint(local, Style.STREAM)
     if server_hostname is None:
@@ -131,7 +140,9 @@ async def serve(
     Args:
         handler: An async callable taking the connection's :class:`Stream`.
         *endpoints: Stream endpoints to listen on; several, of mixed namespaces,
-            may be given. ``"tcp://:PORT"`` binds every address family.
+            may be given. ``"tcp://:PORT"`` binds every address family. When
+            all are ``"unixpacket:…"``, the handler gets a
+            :class:`~aiosock.PacketStream` (see :func:`~aiosock.serve_packets`).
         backlog: The ``listen()`` backlog.
         options: Socket options for the listening sockets.
         max_connections: Stop accepting at this many open connections; resume
@@ -144,6 +155,17 @@ async def serve(
         The running :class:`~aiosock.Server`; ``server.endpoints`` lists what is
         bound, with port 0 resolved.
     """
+    if endpoints and all(map(is_packet_endpoint, endpoints)) and ssl is None:
+        # unixpacket: record streams (typed code calls serve_packets).
+        return await serve_packets(
+            handler,  # type: ignore[arg-type]
+            *endpoints,
+            backlog=backlog,
+            options=options,
+            max_connections=max_connections,
+            sock=sock,
+            mode=mode,
+        )
     loop = asyncio.get_running_loop()
     cls = stream_class(loop)
     half_close = ssl is None
