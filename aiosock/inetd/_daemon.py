@@ -299,7 +299,8 @@ class Inetd:
             reason = getattr(exc, "strerror", None) or str(exc)
             if isinstance(exc, OSError) and exc.strerror and exc.filename is None:
                 reason = str(exc.strerror)
-            logger.error("%s: cannot listen: %s", entry.name, reason)
+            what = "cannot start" if isinstance(exc, LookupError) else "cannot listen"
+            logger.error("%s: %s: %s", entry.name, what, reason)
             self._failed[entry.key] = ServiceStatus(entry, (), reason)
             return
         self._failed.pop(entry.key, None)

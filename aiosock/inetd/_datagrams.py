@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._foundation._addresses import ConcreteAddress, from_sockaddr
 from ._internal import refusal, reply_for
-from ._spawn import describe_status, watch_child
+from ._spawn import describe_status
 
 if TYPE_CHECKING:
     from ._binding import Bound
@@ -199,7 +199,21 @@ def _nowait(service: Service, bound: Bound) -> None:
     service.started(source)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    pid = service.start_child(bound.sock.fileno())
+
+    def exited(pid: int, code: int) -> None:
+        if bound.dispatched is head:
+            bound.dispatched = None
+            if not service.closed and _peek(bound.sock) == head:
+                logger.warning(
+                    "%s: pid %d exited without reading its datagram; dropped",
+                    service.entry.name,
+                    pid,
+                )
+                _consume(bound.sock)
+        service.ended(source)
+        service.log_exit(source, started, pid, describe_status(code))
+
+    pid = service.start_child(bound.sock.fileno(), exited)
     if pid is None:
         _consume(bound.sock)
         service.ended(source)
@@ -217,19 +231,4 @@ def _nowait(service: Service, bound: Bound) -> None:
             next_delay = min(delay * 2, _CHECK_MAX)
             loop.call_later(next_delay, check, next_delay)
 
-    def exited(code: int) -> None:
-        service.children.pop(pid, None)
-        if bound.dispatched is head:
-            bound.dispatched = None
-            if not service.closed and _peek(bound.sock) == head:
-                logger.warning(
-                    "%s: pid %d exited without reading its datagram; dropped",
-                    service.entry.name,
-                    pid,
-                )
-                _consume(bound.sock)
-        service.ended(source)
-        service.log_exit(source, started, pid, describe_status(code))
-
     loop.call_later(_CHECK_FIRST, check, _CHECK_FIRST)
-    watch_child(service.children[pid], exited, loop)

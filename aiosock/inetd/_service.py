@@ -37,11 +37,10 @@ from ._binding import DEFAULT_BACKLOG, Bound, bind_entry
 from ._datagrams import datagram_readable
 from ._internal import STREAM_HANDLERS, ChargenRotation
 from ._limits import Counters, RateWindow, access_allowed, client_address
-from ._spawn import describe_status, resolve_user, spawn, watch_child
+from ._spawn import ChildWatch, describe_status, resolve_user, spawn, watch_child
 
 if TYPE_CHECKING:
     import ipaddress
-    import subprocess
 
     from .._highlevel._stream import Stream
     from ._activation import InheritedSocket
@@ -128,7 +127,7 @@ class Service:
         self.bound: list[Bound] = []
         self.counters = Counters()
         self.tasks: set[asyncio.Task[None]] = set()
-        self.children: dict[int, subprocess.Popen[bytes]] = {}
+        self.children: dict[int, ChildWatch] = {}
         self.closed = False
         self._loop = asyncio.get_running_loop()
         self._disabled_until = 0.0
@@ -197,8 +196,12 @@ class Service:
             bound.listener.close()
 
     async def aclose(self, grace: float = 0.0) -> None:
-        """Stop listening, then cancel in-process handlers after ``grace`` seconds."""
+        """Stop listening, then cancel in-process handlers after ``grace`` seconds.
+
+        Children keep running; a thread reaps them.
+        """
         self.close()
+        self.detach_children()
         tasks = set(self.tasks)
         if tasks and grace > 0:
             await asyncio.wait(tasks, timeout=grace)
@@ -408,8 +411,17 @@ class Service:
         except (BrokenResourceError, ClosedResourceError, OSError):
             stream.abort()
 
-    def start_child(self, fd: int, *, listen_fds: bool = False) -> int | None:
-        """Start the program on ``fd``; log and return ``None`` when it fails."""
+    def start_child(
+        self,
+        fd: int,
+        on_exit: Callable[[int, int], None],
+        *,
+        listen_fds: bool = False,
+    ) -> int | None:
+        """Start the program on ``fd``; log and return ``None`` when it fails.
+
+        ``on_exit(pid, returncode)`` is called on the loop once the child is reaped.
+        """
         entry = self.entry
         try:
             run_as = resolve_user(entry.user, entry.group)
@@ -423,36 +435,43 @@ class Service:
             if exc.errno in _FORK_ERRORS:
                 self._pause_for(_BACKOFF)
             return None
-        self.children[proc.pid] = proc
-        return proc.pid
+        pid = proc.pid
+
+        def exited(code: int) -> None:
+            self.children.pop(pid, None)
+            on_exit(pid, code)
+
+        self.children[pid] = watch_child(proc, exited, self._loop)
+        return pid
 
     def _spawn_connection(self, conn: socket.socket, peer: Any) -> None:
         started = self._loop.time()
+
+        def exited(pid: int, code: int) -> None:
+            self.ended(peer)
+            self.log_exit(peer, started, pid, describe_status(code))
+
         try:
-            pid = self.start_child(conn.fileno())
+            pid = self.start_child(conn.fileno(), exited)
         finally:
             conn.close()
         if pid is None:
             self.ended(peer)
-            return
-
-        def exited(code: int) -> None:
-            self.children.pop(pid, None)
-            self.ended(peer)
-            self.log_exit(peer, started, pid, describe_status(code))
-
-        watch_child(self.children[pid], exited, self._loop)
 
     def spawn_wait(self, bound: Bound, peer: Any = None) -> None:
         """Give the socket to a ``wait`` child and stop watching it until it exits."""
-        if self.disabled:
-            self.drain(bound)
-            return
-        if not self._admit_rate():
+        if self.disabled or not self._admit_rate():
             self.drain(bound)
             return
         started = self._loop.time()
-        pid = self.start_child(bound.sock.fileno(), listen_fds=True)
+
+        def exited(pid: int, code: int) -> None:
+            bound.owner = None
+            self.counters.remove(None)
+            self.log_exit(peer, started, pid, describe_status(code))
+            self.resume()
+
+        pid = self.start_child(bound.sock.fileno(), exited, listen_fds=True)
         if pid is None:
             # Drop what the child would have taken, so that a broken program
             # fails once a second at most rather than on every wake-up.
@@ -463,14 +482,11 @@ class Service:
         bound.owner = pid
         self.counters.add(None)
 
-        def exited(code: int) -> None:
-            self.children.pop(pid, None)
-            bound.owner = None
-            self.counters.remove(None)
-            self.log_exit(peer, started, pid, describe_status(code))
-            self.resume()
-
-        watch_child(self.children[pid], exited, self._loop)
+    def detach_children(self) -> None:
+        """Leave running children to a reaper thread (the loop is closing)."""
+        for watch in list(self.children.values()):
+            watch.detach()
+        self.children.clear()
 
     def drain(self, bound: Bound, limit: int = _BATCH) -> None:
         """Take what is pending and drop it (a disabled or failing service)."""

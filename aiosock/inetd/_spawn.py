@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_PATH",
+    "ChildWatch",
     "RunAs",
     "child_environment",
     "describe_status",
@@ -204,42 +205,77 @@ def describe_status(returncode: int) -> str:
     return f"signal={-returncode}" if returncode < 0 else f"status={returncode}"
 
 
+class ChildWatch:
+    """Reaps one child on the loop (through a pidfd) and reports its exit.
+
+    :meth:`detach` hands the child to a thread that reaps it without the loop,
+    for when the loop is about to close and the child keeps running.
+    """
+
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        on_exit: Callable[[int], None],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.proc = proc
+        self._on_exit = on_exit
+        self._loop = loop
+        self._pidfd: int | None = None
+        try:
+            self._pidfd = os.pidfd_open(proc.pid)
+        except (AttributeError, OSError):
+            _reap_in_thread(proc, self._exited_threadsafe)
+            return
+        loop.add_reader(self._pidfd, self._ready)
+
+    @property
+    def pid(self) -> int:
+        """The child's pid."""
+        return self.proc.pid
+
+    def _ready(self) -> None:
+        code = self.proc.poll()
+        if code is None:
+            return
+        self._close_pidfd()
+        self._on_exit(code)
+
+    def _exited_threadsafe(self, code: int) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop has closed
+            self._loop.call_soon_threadsafe(self._on_exit, code)
+
+    def _close_pidfd(self) -> None:
+        if self._pidfd is not None:
+            self._loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
+
+    def detach(self) -> None:
+        """Stop watching on the loop; a thread reaps the child when it exits."""
+        if self._pidfd is None:
+            return
+        self._close_pidfd()
+        _reap_in_thread(self.proc, lambda _code: None)
+
+
 def watch_child(
     proc: subprocess.Popen[bytes],
     on_exit: Callable[[int], None],
     loop: asyncio.AbstractEventLoop | None = None,
-) -> None:
+) -> ChildWatch:
     """Call ``on_exit(returncode)`` on the loop once ``proc`` has exited (reaped).
 
     The Popen object's ``returncode`` is set, so that it never warns about a
     child still running when it is collected.
     """
-    loop = loop or asyncio.get_running_loop()
-    try:
-        pidfd = os.pidfd_open(proc.pid)
-    except (AttributeError, OSError):
-        _watch_in_thread(proc, on_exit, loop)
-        return
-
-    def ready() -> None:
-        code = proc.poll()
-        if code is None:
-            return
-        loop.remove_reader(pidfd)
-        os.close(pidfd)
-        on_exit(code)
-
-    loop.add_reader(pidfd, ready)
+    return ChildWatch(proc, on_exit, loop or asyncio.get_running_loop())
 
 
-def _watch_in_thread(
-    proc: subprocess.Popen[bytes],
-    on_exit: Callable[[int], None],
-    loop: asyncio.AbstractEventLoop,
+def _reap_in_thread(
+    proc: subprocess.Popen[bytes], on_exit: Callable[[int], None]
 ) -> None:
     def wait() -> None:
-        code = proc.wait()
-        with contextlib.suppress(RuntimeError):  # the loop has closed
-            loop.call_soon_threadsafe(on_exit, code)
+        on_exit(proc.wait())
 
     threading.Thread(target=wait, name=f"aiosock-reap-{proc.pid}", daemon=True).start()

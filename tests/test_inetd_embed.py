@@ -1,0 +1,207 @@
+"""``aiosock.inetd.Inetd`` embedded in an asyncio application: start, reload, stop;
+handlers by name; failures reported per service; fork failures survived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import socket
+import subprocess
+from typing import Any
+
+import pytest
+
+import aiosock
+from aiosock.inetd import Inetd, InetdConfig, parse_inetd_conf
+from aiosock.inetd._load import netdb_lookup
+
+
+def config(text: str) -> InetdConfig:
+    parsed = parse_inetd_conf(text, lookup=netdb_lookup)
+    assert not parsed.problems, [str(p) for p in parsed.problems]
+    return parsed
+
+
+def endpoint_of(inetd: Inetd, name: str) -> str:
+    for status in inetd.services:
+        if status.entry.name == name and status.endpoints:
+            return status.endpoints[0]
+    raise AssertionError(f"no {name} in {inetd.services}")
+
+
+async def exchange(endpoint: str, data: bytes) -> bytes:
+    stream = await aiosock.connect(endpoint, timeout=10)
+    async with stream:
+        if data:
+            await stream.send(data)
+        await stream.send_eof()
+        received = b""
+        async for chunk in stream:
+            received += chunk
+    return received
+
+
+async def greet(stream: aiosock.Stream) -> None:
+    name = await stream.receive_until(b"\n", max_bytes=100)
+    await stream.send(b"hello " + name)
+
+
+async def test_start_serve_and_close() -> None:
+    """An application starts an Inetd, talks to its services, and closes it."""
+    text = (
+        "127.0.0.1:0 stream tcp nowait nobody internal echo\n"
+        "127.0.0.1:0 stream tcp nowait nobody python:greet\n"
+    )
+    async with Inetd(config(text), handlers={"greet": greet}) as inetd:
+        echo = endpoint_of(inetd, "echo/tcp")
+        assert echo.startswith("tcp://127.0.0.1:")
+        assert await exchange(echo, b"embedded") == b"embedded"
+        assert (
+            await exchange(endpoint_of(inetd, "greet/tcp"), b"you\n") == b"hello you\n"
+        )
+        assert inetd.endpoints() == tuple(
+            e for status in inetd.services for e in status.endpoints
+        )
+    with pytest.raises(ConnectionRefusedError):
+        await exchange(echo, b"closed")
+
+
+async def test_reload_with_a_new_config() -> None:
+    """reload(config) adds and removes services and keeps unchanged ones."""
+    first = "127.0.0.1:0 stream tcp nowait nobody internal echo\n"
+    second = first + "127.0.0.1:0 stream tcp nowait nobody internal daytime\n"
+    async with Inetd(config(first)) as inetd:
+        echo = endpoint_of(inetd, "echo/tcp")
+        await inetd.reload(config(second))
+        assert endpoint_of(inetd, "echo/tcp") == echo
+        daytime = await exchange(endpoint_of(inetd, "daytime/tcp"), b"")
+        assert daytime.endswith(b"\r\n")
+        await inetd.reload(
+            config("127.0.0.1:0 stream tcp nowait nobody internal time\n")
+        )
+        assert [s.entry.name for s in inetd.services] == ["time/tcp"]
+        with pytest.raises(ConnectionRefusedError):
+            await exchange(echo, b"gone")
+
+
+async def test_reload_keeps_connections() -> None:
+    """A connection to a service removed by reload goes on until it ends."""
+    text = "127.0.0.1:0 stream tcp nowait nobody internal echo\n"
+    async with Inetd(config(text)) as inetd:
+        stream = await aiosock.connect(endpoint_of(inetd, "echo/tcp"), timeout=10)
+        await inetd.reload(
+            config("127.0.0.1:0 stream tcp nowait nobody internal time\n")
+        )
+        await stream.send(b"still")
+        assert await stream.receive_exactly(5) == b"still"
+        await stream.aclose()
+
+
+async def test_failures_are_per_service(caplog: pytest.LogCaptureFixture) -> None:
+    """A port in use or a missing handler fails its service only, with a reason."""
+    caplog.set_level(logging.INFO, logger="aiosock.inetd")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        text = (
+            f"127.0.0.1:{port} stream tcp nowait nobody internal daytime\n"
+            "127.0.0.1:0 stream tcp nowait nobody python:nosuch.module:handler\n"
+            "127.0.0.1:0 stream tcp nowait nobody python:tests.inetd_handlers:nope\n"
+            "127.0.0.1:0 stream tcp nowait nobody "
+            "python:tests.inetd_handlers:NOT_CALLABLE\n"
+            "127.0.0.1:0 stream tcp nowait nobody internal echo\n"
+        )
+        async with Inetd(config(text)) as inetd:
+            statuses = {s.entry.name: s for s in inetd.services}
+            error = statuses["daytime/tcp"].error or ""
+            assert error.startswith("Address already in use")
+            assert "cannot import 'nosuch.module'" in (
+                statuses["nosuch.module:handler/tcp"].error or ""
+            )
+            assert "has no 'nope'" in (
+                statuses["tests.inetd_handlers:nope/tcp"].error or ""
+            )
+            assert "expected a callable" in (
+                statuses["tests.inetd_handlers:NOT_CALLABLE/tcp"].error or ""
+            )
+            assert await exchange(endpoint_of(inetd, "echo/tcp"), b"ok") == b"ok"
+    assert "daytime/tcp: cannot listen: Address already in use" in caplog.text
+    assert "nosuch.module:handler/tcp: cannot start: cannot import" in caplog.text
+
+
+async def test_fork_failure_is_survived(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When fork fails (EAGAIN) the client is closed, logged, and the rest go on."""
+    caplog.set_level(logging.INFO, logger="aiosock.inetd")
+
+    def no_fork(*args: Any, **kwargs: Any) -> None:
+        raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(subprocess, "Popen", no_fork)
+    text = (
+        "127.0.0.1:0 stream tcp nowait root /bin/cat cat\n"
+        "127.0.0.1:0 stream tcp nowait nobody internal echo\n"
+    )
+    async with Inetd(config(text)) as inetd:
+        try:
+            reply = await exchange(endpoint_of(inetd, "cat/tcp"), b"")
+        except aiosock.BrokenResourceError:
+            reply = b""
+        assert reply == b""
+        assert "cat/tcp: cannot start /bin/cat: Resource temporarily unavailable" in (
+            caplog.text
+        )
+        assert await exchange(endpoint_of(inetd, "echo/tcp"), b"alive") == b"alive"
+
+
+async def test_programs_are_reaped_on_the_loop() -> None:
+    """A spawned program serves the client and is reaped (its exit logged)."""
+    text = "127.0.0.1:0 stream tcp nowait root /bin/cat cat\n"
+    async with Inetd(config(text)) as inetd:
+        for _ in range(3):
+            assert await exchange(endpoint_of(inetd, "cat/tcp"), b"cat") == b"cat"
+
+
+async def test_aclose_with_grace_cancels_slow_handlers() -> None:
+    """aclose(grace) lets handlers finish for grace seconds, then cancels them."""
+    started = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    async def slow(stream: aiosock.Stream) -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    text = "127.0.0.1:0 stream tcp nowait nobody python:slow\n"
+    inetd = Inetd(config(text), handlers={"slow": slow})
+    await inetd.start()
+    stream = await aiosock.connect(endpoint_of(inetd, "slow/tcp"), timeout=10)
+    await started.wait()
+    await inetd.aclose(grace=0.05)
+    assert cancelled.is_set()
+    # The cancelled handler's connection is aborted (reset).
+    with pytest.raises(aiosock.BrokenResourceError):
+        await stream.receive()
+    await stream.aclose()
+
+
+async def test_serve_forever_until_closed() -> None:
+    """serve_forever returns once another task closes the Inetd."""
+    inetd = Inetd(config("127.0.0.1:0 stream tcp nowait nobody internal echo\n"))
+    await inetd.start()
+    waiter = asyncio.get_running_loop().create_task(inetd.serve_forever())
+    await inetd.aclose()
+    await asyncio.wait_for(waiter, 10)
+
+
+def test_rate_must_be_positive() -> None:
+    """Inetd(rate=0) is refused with the value named."""
+    with pytest.raises(ValueError, match=r"'rate' must be at least 1 \(got 0\)"):
+        Inetd(rate=0)
