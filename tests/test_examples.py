@@ -37,6 +37,11 @@ TESTED = {
     "local_datagram_server.py",
     "udp_echo_client.py",
     "udp_echo_server.py",
+    # These run in tests/test_seqpacket_example.py, tests/test_raw_ping.py and
+    # tests/test_local_extras_example.py.
+    "seqpacket.py",
+    "ping.py",
+    "pass_fd.py",
     "socketpair.py",
     "stream_client.py",
     "stream_server.py",
