@@ -3,6 +3,9 @@
 This module is a facade: it only re-exports names from private modules.
 """
 
+from ._activation import PassedSocket as PassedSocket
+from ._activation import notify as notify
+from ._activation import take_listen_fds as take_listen_fds
 from ._config import EXTENSION_PREFIX as EXTENSION_PREFIX
 from ._config import ServiceLookup as ServiceLookup
 from ._config import parse_inetd_conf as parse_inetd_conf
@@ -34,6 +37,7 @@ __all__ = [
     "Inetd",
     "InetdConfig",
     "Limits",
+    "PassedSocket",
     "ServiceEntry",
     "ServiceLookup",
     "ServiceStatus",
@@ -46,7 +50,9 @@ __all__ = [
     "echo",
     "echo_datagram",
     "load_inetd_conf",
+    "notify",
     "parse_inetd_conf",
+    "take_listen_fds",
     "time",
     "time_datagram",
 ]

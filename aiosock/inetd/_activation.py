@@ -19,7 +19,7 @@ from collections.abc import MutableMapping
 
 import attrs
 
-__all__ = ["SD_LISTEN_FDS_START", "InheritedSocket", "notify", "take_listen_fds"]
+__all__ = ["SD_LISTEN_FDS_START", "PassedSocket", "notify", "take_listen_fds"]
 
 #: The first descriptor systemd passes.
 SD_LISTEN_FDS_START = 3
@@ -28,7 +28,7 @@ logger = logging.getLogger("aiosock.inetd")
 
 
 @attrs.define(eq=False)
-class InheritedSocket:
+class PassedSocket:
     """A socket passed by a service manager, and its name (``LISTEN_FDNAMES``)."""
 
     sock: socket.socket
@@ -52,14 +52,14 @@ class InheritedSocket:
 
 def take_listen_fds(
     environ: MutableMapping[str, str] | None = None,
-) -> list[InheritedSocket]:
+) -> list[PassedSocket]:
     """Take the sockets a service manager passed (``sd_listen_fds``).
 
     Args:
         environ: The environment to read and clean (default ``os.environ``).
 
     Returns:
-        One :class:`InheritedSocket` per passed descriptor that is a socket,
+        One :class:`PassedSocket` per passed descriptor that is a socket,
         in order; empty when nothing was passed to this process.
     """
     env = os.environ if environ is None else environ
@@ -69,7 +69,7 @@ def take_listen_fds(
         env.pop(key, None)
     if not (pid.isdecimal() and int(pid) == os.getpid() and count.isdecimal()):
         return []
-    taken: list[InheritedSocket] = []
+    taken: list[PassedSocket] = []
     for index in range(int(count)):
         fd = SD_LISTEN_FDS_START + index
         name = names[index] if index < len(names) and names[index] else "unknown"
@@ -81,7 +81,7 @@ def take_listen_fds(
                 "passed descriptor %d (%s) is not a socket: %s", fd, name, exc
             )
             continue
-        taken.append(InheritedSocket(sock, name))
+        taken.append(PassedSocket(sock, name))
     return taken
 
 
@@ -111,7 +111,7 @@ def reloading_message() -> str:
     return f"RELOADING=1\nMONOTONIC_USEC={usec}"
 
 
-def close_all(sockets: list[InheritedSocket]) -> None:
+def close_all(sockets: list[PassedSocket]) -> None:
     """Close inherited sockets nobody took."""
     for item in sockets:
         with contextlib.suppress(OSError):

@@ -32,7 +32,7 @@ from .._foundation._endpoints import Endpoint
 from .._foundation._errors import AddressError, translate_os_error
 
 if TYPE_CHECKING:
-    from ._activation import InheritedSocket
+    from ._activation import PassedSocket
     from ._records import ServiceEntry
 
 __all__ = ["DEFAULT_BACKLOG", "Bound", "bind_entry", "port_of"]
@@ -150,9 +150,7 @@ def _options(entry: ServiceEntry, v6_only: bool | None) -> dict[str, Any]:
     return options
 
 
-def _adopt(
-    endpoint: Endpoint, inherited: list[InheritedSocket]
-) -> socket.socket | None:
+def _adopt(endpoint: Endpoint, inherited: list[PassedSocket]) -> socket.socket | None:
     address = endpoint.address
     assert isinstance(address, InetAddress | Inet6Address | LocalAddress)
     assert endpoint.namespace is not None
@@ -169,7 +167,7 @@ def _make(
     entry: ServiceEntry,
     endpoint: Endpoint,
     v6_only: bool | None,
-    inherited: list[InheritedSocket],
+    inherited: list[PassedSocket],
     backlog: int,
 ) -> tuple[Listener, bool]:
     """Bind a socket for ``endpoint`` (or adopt a passed one); say which."""
@@ -196,7 +194,7 @@ def _make(
 
 async def bind_entry(
     entry: ServiceEntry,
-    inherited: list[InheritedSocket],
+    inherited: list[PassedSocket],
     *,
     backlog: int = DEFAULT_BACKLOG,
 ) -> list[Bound]:

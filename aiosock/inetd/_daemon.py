@@ -31,7 +31,7 @@ import attrs
 
 from .._foundation._errors import AddressError
 from .._foundation._interfaces import list_interfaces
-from ._activation import InheritedSocket, close_all
+from ._activation import PassedSocket, close_all
 from ._binding import DEFAULT_BACKLOG, port_of
 from ._config import parse_inetd_conf
 from ._default import DEFAULT_CONFIG
@@ -91,8 +91,9 @@ class Inetd:
         retry_time: Seconds a service stays disabled past its ``.max``, and
             between attempts to bind a service that failed.
         backlog: The ``listen()`` backlog of stream services.
-        inherited: Sockets passed by a service manager (``LISTEN_FDS``), used for
-            the services bound to the same address.
+        inherited: Sockets passed by a service manager (``LISTEN_FDS``, see
+            :func:`take_listen_fds`), used for the services bound to the same
+            address.
 
     Use it as ``async with Inetd(config) as inetd: ...``, or call :meth:`start`
     and :meth:`aclose`.
@@ -100,13 +101,13 @@ class Inetd:
 
     def __init__(
         self,
-        config: ConfigSource | None = None,
+        config: InetdConfig | str | os.PathLike[str] | None = None,
         *,
         handlers: Mapping[str, Callable[..., Awaitable[object]]] | None = None,
         rate: int = 256,
         retry_time: float = 600.0,
         backlog: int = DEFAULT_BACKLOG,
-        inherited: Sequence[socket.socket | InheritedSocket] = (),
+        inherited: Sequence[PassedSocket | socket.socket] = (),
     ) -> None:
         if rate < 1:
             raise ValueError(f"'rate' must be at least 1 (got {rate})")
@@ -118,7 +119,7 @@ class Inetd:
             retry_time=retry_time,
             backlog=backlog,
             inherited=[
-                item if isinstance(item, InheritedSocket) else InheritedSocket(item, "")
+                item if isinstance(item, PassedSocket) else PassedSocket(item, "")
                 for item in inherited
             ],
         )
@@ -153,7 +154,7 @@ class Inetd:
         return tuple(statuses)
 
     @property
-    def unused_sockets(self) -> tuple[InheritedSocket, ...]:
+    def unused_sockets(self) -> tuple[PassedSocket, ...]:
         """Sockets passed in ``inherited`` that no service took (yet)."""
         return tuple(self._context.inherited)
 
@@ -180,7 +181,9 @@ class Inetd:
         async with self._lock:
             await self._apply(self._load(self._source))
 
-    async def reload(self, config: ConfigSource | None = None) -> InetdConfig:
+    async def reload(
+        self, config: InetdConfig | str | os.PathLike[str] | None = None
+    ) -> InetdConfig:
         """Apply a new configuration, or read the file again; return what applies.
 
         Unchanged services keep their sockets; established connections and running

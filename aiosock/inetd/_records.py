@@ -149,7 +149,7 @@ class ServiceEntry:
 
     @property
     def name(self) -> str:
-        """A short name for logs: ``service/protocol`` (``echo/tcp``).
+        """The name logs give the service, ``service/protocol`` (``echo/tcp``).
 
         An internal service on a port number is named after the service it is, and
         a line on port 0 (any port) after what it runs (``argv[0]``, else the
@@ -164,7 +164,7 @@ class ServiceEntry:
 
     @property
     def key(self) -> tuple[object, ...]:
-        """What identifies the listening side: kept across a reload when equal.
+        """The identity of the listening side, kept across a reload when equal.
 
         Port 0 (any port) identifies nothing, so such lines are also told apart
         by what they serve.

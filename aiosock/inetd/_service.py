@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     import ipaddress
 
     from .._highlevel._stream import Stream
-    from ._activation import InheritedSocket
+    from ._activation import PassedSocket
     from ._records import ServiceEntry
 
 __all__ = ["Context", "Service", "format_peer", "resolve_python"]
@@ -75,7 +75,7 @@ class Context:
     default_rate: int = 256
     retry_time: float = 600.0
     backlog: int = DEFAULT_BACKLOG
-    inherited: list[InheritedSocket] = attrs.Factory(list)
+    inherited: list[PassedSocket] = attrs.Factory(list)
     protected_ports: set[int] = attrs.Factory(set)
     broadcasts: frozenset[ipaddress.IPv4Address] = frozenset()
 
