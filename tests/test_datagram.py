@@ -142,6 +142,25 @@ async def test_icmp_port_unreachable_is_connection_refused() -> None:
                 await sock.receive()
 
 
+async def test_icmp_error_is_raised_by_the_next_send_too() -> None:
+    """The refusal is reported once, to the next operation, which may be a send."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    async with await aiosock.open_datagram(remote=("127.0.0.1", closed_port)) as sock:
+        refused = False
+        async with asyncio.timeout(TIMEOUT):
+            for _ in range(1000):
+                try:
+                    await sock.send(b"anyone?")
+                except ConnectionRefusedError:
+                    refused = True
+                    break
+                await asyncio.sleep(0)  # let the reader see the kernel's report
+        assert refused
+        await sock.send(b"reported once: this send goes out")
+
+
 async def test_full_receive_queue_drops_are_counted() -> None:
     """Datagrams dropped for a full queue are counted: received + dropped == sent."""
     server, client = await _pair(options={"receive_buffer": 4096})

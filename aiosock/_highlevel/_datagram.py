@@ -33,6 +33,7 @@ from .._foundation._errors import (
     AddressError,
     BusyResourceError,
     ClosedResourceError,
+    MessageTooLargeError,
 )
 from .._foundation._optionsview import OptionsView
 from ._destinations import AddressLike, Destinations
@@ -322,7 +323,12 @@ class DatagramSocket(asyncio.DatagramProtocol):
             MessageTooLargeError: The kernel refused the datagram as too large.
         """
         if type(address) is self._address_class:
-            if data and self._remote_sockaddr is None and not self._closing:
+            if (
+                data
+                and self._remote_sockaddr is None
+                and not self._closing
+                and self._error is None
+            ):
                 # The common case, kept to a handful of operations.
                 self._sending = True
                 try:
@@ -363,6 +369,11 @@ class DatagramSocket(asyncio.DatagramProtocol):
     ) -> Awaitable[None]:
         if self._closing:
             raise ClosedResourceError("the socket was closed")
+        error = self._error
+        if error is not None and not isinstance(error, MessageTooLargeError):
+            # The kernel reports an ICMP error to the next operation, send too.
+            self._error = None
+            raise error
         if not data and self._reports_send_errors:
             # The loops' transports drop empty datagrams; UDP allows them.
             self._send_now(data, sockaddr)
