@@ -10,6 +10,7 @@ the server (steadier than rates on a shared machine).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -17,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.__main__ import HERE, cpu_seconds, taskset
+HERE = Path(__file__).resolve().parent
 
 SERVERS = [
     ("uvloop", "protocol"),
@@ -32,6 +33,19 @@ WORKLOADS = {
     "unixgram-100-x20": ("unixgram", 20, 100),
 }
 BASE = ("uvloop", "protocol")
+
+
+def taskset(core: int) -> list[str]:
+    """Pin to one core where taskset exists and the machine has two."""
+    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
+        return ["taskset", "-c", str(core)]
+    return []
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def build_udpgen(workdir: Path) -> Path:
