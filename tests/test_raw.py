@@ -122,7 +122,7 @@ async def test_own_protocol_round_trip_v6() -> None:
         async with asyncio.timeout(10):
             data, source = await receiver.receive_from()
         assert data == b"six"
-        assert isinstance(source, aiosock.Inet6Address)
+        assert source == aiosock.Inet6Address("::1", 0)
 
 
 async def test_receive_waits_then_gets_packet() -> None:
@@ -221,3 +221,18 @@ def test_permission_error_explains_capability() -> None:
     assert "CAP_NET_RAW" in result.stdout, result.stderr
     assert "cannot open ip4:icmp" in result.stdout
     assert result.stdout.startswith("1 ")  # EPERM
+
+
+async def test_packet_too_large() -> None:
+    """A packet larger than IP allows raises MessageTooLargeError; the socket works."""
+    raw = await open_or_explain(f"ip4:{EXPERIMENTAL}")
+    if raw is None:
+        return
+    async with raw:
+        with pytest.raises(aiosock.MessageTooLargeError) as info:
+            await raw.send_to(b"x" * 70_000, "127.0.0.1")
+        assert info.value.size == 70_000
+        await raw.send_to(b"small", "127.0.0.1")
+        async with asyncio.timeout(10):
+            data, _ = await raw.receive_from()
+        assert data.endswith(b"small")

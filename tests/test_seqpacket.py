@@ -253,6 +253,9 @@ async def test_closed_stream_refuses_everything() -> None:
             await call()
     with pytest.raises(aiosock.ClosedResourceError):
         _ = a.socket
+    with pytest.raises(aiosock.ClosedResourceError):
+        _ = a.peer_credentials
+    assert a.get_extra_info("peername", "gone") == "gone"
     assert a.is_closing
     assert "closed" in repr(a)
     assert await b.receive() == b""

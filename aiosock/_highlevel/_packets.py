@@ -391,7 +391,7 @@ class PacketStream:
     @property
     def peer_credentials(self) -> Credentials:
         """The process id, user id and group id of the peer (``SO_PEERCRED``)."""
-        return peer_credentials(self._sock)
+        return peer_credentials(self.socket)
 
     # -- closing ---------------------------------------------------------------
 
