@@ -16,14 +16,13 @@ import contextlib
 import socket
 from typing import TYPE_CHECKING, Any
 
-from .._foundation._addresses import HostAddress, LocalAddress
+from .._foundation._addresses import HostAddress
 from .._foundation._errors import AddressError, translate_os_error
 from ._options import Phase, apply_phase, checked_options
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from .._foundation._concepts import Namespace
     from .._foundation._endpoints import Endpoint
 
 __all__ = ["DEFAULT_HAPPY_EYEBALLS_DELAY", "interleave", "open_connected_socket"]
@@ -74,17 +73,6 @@ async def _attempt(
     return sock
 
 
-async def _local_for(
-    local: Endpoint | None, namespace: Namespace | None
-) -> Endpoint | None:
-    if local is None:
-        return None
-    for candidate in await local.resolve(passive=True):
-        if candidate.namespace is namespace:
-            return candidate
-    return None
-
-
 async def open_connected_socket(
     endpoint: Endpoint,
     *,
@@ -97,21 +85,27 @@ async def open_connected_socket(
     Raises:
         OSError: Every attempt failed; the first error is raised (its class kept),
             with the others added as notes.
+        AddressError: ``local`` is in none of the namespaces ``endpoint`` resolves
+            to.
     """
     values = checked_options(options)
     candidates = interleave(await endpoint.resolve())
     attempts: list[tuple[Endpoint, Endpoint | None]] = []
+    # A Unix-domain ``local`` names the client's socket too: a file made that
+    # way is the caller's to remove, as after bind() in C.
+    locals_ = () if local is None else await local.resolve(passive=True)
     for candidate in candidates:
-        if isinstance(candidate.address, LocalAddress):
-            attempts.append((candidate, None))
-            continue
-        bind_to = await _local_for(local, candidate.namespace)
-        if local is not None and bind_to is None:
-            continue
+        bind_to = None
+        if local is not None:
+            bind_to = next(
+                (e for e in locals_ if e.namespace is candidate.namespace), None
+            )
+            if bind_to is None:
+                continue
         attempts.append((candidate, bind_to))
     if not attempts:
-        raise OSError(
-            f"no address of {endpoint} is in the namespace of local address {local}"
+        raise AddressError(
+            f"expected a local address in the namespace of {endpoint}, got {local}"
         )
     if len(attempts) == 1:
         target, bind_to = attempts[0]

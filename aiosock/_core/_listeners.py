@@ -62,10 +62,7 @@ class Listener:
         """Close the socket and remove its file if it is still ours."""
         self.sock.close()
         if self.path is not None and self.file_id is not None:
-            with contextlib.suppress(OSError):
-                st = os.lstat(self.path)
-                if (st.st_dev, st.st_ino) == self.file_id and stat.S_ISSOCK(st.st_mode):
-                    os.unlink(self.path)
+            _remove_if_ours(self.path, self.file_id)
             self.file_id = None
 
 
@@ -120,19 +117,32 @@ def _prepare_local_path(path: str) -> None:
 def _bind_local(
     sock: socket.socket, address: LocalAddress, mode: int
 ) -> tuple[int, int] | None:
+    """Bind ``sock`` to ``address`` (a file made with ``mode``); return its id."""
     if address.is_abstract:
         sock.bind(address.to_sockaddr())
         return None
     path = address.path
-    _prepare_local_path(path)
     old_umask = os.umask(0o777 & ~mode)
     try:
         sock.bind(path)
     finally:
         os.umask(old_umask)
-    os.chmod(path, mode)
     st = os.lstat(path)
-    return (st.st_dev, st.st_ino)
+    file_id = (st.st_dev, st.st_ino)
+    try:
+        os.chmod(path, mode)
+    except BaseException:
+        _remove_if_ours(path, file_id)
+        raise
+    return file_id
+
+
+def _remove_if_ours(path: str, file_id: tuple[int, int]) -> None:
+    """Remove the socket file at ``path`` if it is still the one we made."""
+    with contextlib.suppress(OSError):
+        st = os.lstat(path)
+        if (st.st_dev, st.st_ino) == file_id and stat.S_ISSOCK(st.st_mode):
+            os.unlink(path)
 
 
 def make_bound_socket(
@@ -153,11 +163,16 @@ def make_bound_socket(
     values = checked_options(options)
     if listening:
         values = listener_defaults(namespace.family, values)
+    path = None
+    if isinstance(address, LocalAddress) and not address.is_abstract:
+        path = address.path
+        # Its errors say what is at the path; they need no translation.
+        _prepare_local_path(path)
     sock = socket.socket(namespace.family, endpoint.style.type)
+    file_id = None
     try:
         sock.setblocking(False)
         apply_phase(sock, values, Phase.BEFORE_BIND)
-        file_id = None
         if isinstance(address, LocalAddress):
             file_id = _bind_local(sock, address, mode)
         else:
@@ -165,11 +180,12 @@ def make_bound_socket(
         apply_phase(sock, values, Phase.BEFORE_CONNECT)
         if listening:
             apply_phase(sock, values, Phase.CONNECTED)
-    except OSError as exc:
+    except BaseException as exc:
         sock.close()
-        raise translate_os_error(exc, f"bind {endpoint}") from exc
-    except BaseException:
-        sock.close()
+        if path is not None and file_id is not None:
+            _remove_if_ours(path, file_id)
+        if isinstance(exc, OSError):
+            raise translate_os_error(exc, f"bind {endpoint}") from exc
         raise
     return sock, file_id
 

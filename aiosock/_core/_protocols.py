@@ -25,7 +25,7 @@ from .._foundation._loop import current_loop_name
 from ._buffers import shared_buffer
 from ._connect import DEFAULT_HAPPY_EYEBALLS_DELAY, open_connected_socket
 from ._listeners import DEFAULT_SOCKET_MODE, Listener, adopt_listener, bind_listeners
-from ._server import Server
+from ._server import Server, check_max_connections
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -119,18 +119,29 @@ def _track(
             protocol.connection_lost = connection_lost  # type: ignore[method-assign]
         except AttributeError:
             # A protocol with __slots__ and no __dict__: wrap it whole instead.
+            if isinstance(protocol, asyncio.BufferedProtocol):
+                return _WholeBufferedWrapper(protocol, on_lost)
             if isinstance(protocol, asyncio.Protocol):
                 return _WholeWrapper(protocol, on_lost)
             raise
     return protocol
 
 
-class _WholeWrapper(asyncio.Protocol):
-    """A delegating wrapper for slotted protocols whose methods cannot be patched."""
+class _Whole(asyncio.BaseProtocol):
+    """A delegating wrapper for slotted protocols whose methods cannot be patched.
 
-    def __init__(self, protocol: asyncio.Protocol, on_lost: Callable[[], None]) -> None:
+    The data path is the wrapped protocol's own bound methods, set as instance
+    attributes by the subclasses, so the transport calls them directly. (The
+    subclasses derive from only one of ``Protocol`` and ``BufferedProtocol``:
+    uvloop checks for ``Protocol`` first.)
+    """
+
+    def __init__(
+        self,
+        protocol: asyncio.Protocol | asyncio.BufferedProtocol,
+        on_lost: Callable[[], None],
+    ) -> None:
         self.protocol = protocol
-        self.data_received = protocol.data_received  # type: ignore[method-assign]
         self._on_lost = on_lost
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -150,6 +161,25 @@ class _WholeWrapper(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.protocol.resume_writing()
+
+
+class _WholeWrapper(_Whole, asyncio.Protocol):
+    """:class:`_Whole` for a slotted ``Protocol``."""
+
+    def __init__(self, protocol: asyncio.Protocol, on_lost: Callable[[], None]) -> None:
+        super().__init__(protocol, on_lost)
+        self.data_received = protocol.data_received  # type: ignore[method-assign]
+
+
+class _WholeBufferedWrapper(_Whole, asyncio.BufferedProtocol):
+    """:class:`_Whole` for a slotted ``BufferedProtocol``."""
+
+    def __init__(
+        self, protocol: asyncio.BufferedProtocol, on_lost: Callable[[], None]
+    ) -> None:
+        super().__init__(protocol, on_lost)
+        self.get_buffer = protocol.get_buffer  # type: ignore[method-assign]
+        self.buffer_updated = protocol.buffer_updated  # type: ignore[method-assign]
 
 
 async def make_transport(
@@ -196,19 +226,27 @@ async def start_server(
     sock: socket.socket | list[socket.socket] | None,
     mode: int,
 ) -> Server:
-    """Bind (or adopt) listeners and start a :class:`Server` on them."""
-    listeners: list[Listener] = []
-    socks = [] if sock is None else [sock] if isinstance(sock, socket.socket) else sock
-    for existing in socks:
-        listeners.append(adopt_listener(existing))
+    """Bind (or adopt) listeners and start a :class:`Server` on them.
+
+    Every argument is checked before anything is bound, so that a mistake leaves
+    no listening socket behind; adopted sockets stay the caller's if this fails.
+    """
+    check_max_connections(max_connections)
     parsed = [as_endpoint(e, Style.STREAM) for e in endpoints]
-    if not parsed and not listeners:
+    socks = [] if sock is None else [sock] if isinstance(sock, socket.socket) else sock
+    if not parsed and not socks:
         raise ValueError("expected at least one endpoint or an existing socket")
-    listeners += await bind_listeners(
-        parsed, backlog=backlog, options=options, mode=mode
-    )
-    server = Server(listeners, run_connection, max_connections=max_connections)
-    server.start()
+    listeners: list[Listener] = [adopt_listener(existing) for existing in socks]
+    bound = await bind_listeners(parsed, backlog=backlog, options=options, mode=mode)
+    try:
+        server = Server(
+            listeners + bound, run_connection, max_connections=max_connections
+        )
+        server.start()
+    except BaseException:
+        for listener in bound:
+            listener.close()
+        raise
     return server
 
 
@@ -262,10 +300,16 @@ async def serve_protocol(
             conn.close()
             raise
         try:
-            await lost
-        finally:
+            # Shielded: cancelling this task (aclose) must not cancel ``lost``
+            # itself, or the connection would look finished and stay open.
+            await asyncio.shield(lost)
+        except asyncio.CancelledError:
             if not lost.done():
                 transport.abort()
+                # connection_lost() comes on the next loop turn: wait for it, so
+                # that the socket is closed when aclose() returns.
+                await asyncio.shield(lost)
+            raise
 
     return await start_server(
         run_connection,

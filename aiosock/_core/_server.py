@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from .._foundation._endpoints import Endpoint
     from ._listeners import Listener
 
-__all__ = ["Server"]
+__all__ = ["Server", "check_max_connections"]
 
 logger = logging.getLogger("aiosock.server")
 
@@ -75,10 +75,7 @@ class Server:
         max_connections: int | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
-        if max_connections is not None and max_connections < 1:
-            raise ValueError(
-                f"'max_connections' must be at least 1 or None (got {max_connections})"
-            )
+        check_max_connections(max_connections)
         self._loop = loop or asyncio.get_running_loop()
         self._listeners = listeners
         self._run_connection = run_connection
@@ -267,6 +264,16 @@ class Server:
             self._retry_accept()
         elif not self._accepting and not self._at_limit():
             self._resume()
+
+
+def check_max_connections(value: int | None) -> None:
+    """Raise ``ValueError`` unless ``value`` is ``None`` or a positive ``int``."""
+    if value is None:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(
+            f"'max_connections' must be at least 1 or None (got {value!r})"
+        )
 
 
 def close_quietly(sock: socket.socket) -> None:

@@ -11,6 +11,7 @@ else.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import ssl as ssl_module
@@ -19,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 from .._core._connect import DEFAULT_HAPPY_EYEBALLS_DELAY, open_connected_socket
 from .._core._listeners import DEFAULT_SOCKET_MODE
 from .._core._protocols import make_transport, server_hostname_for, start_server
+from .._foundation._addresses import from_sockaddr
 from .._foundation._concepts import Namespace, Style
 from .._foundation._endpoints import EndpointLike, as_endpoint
-from .._foundation._errors import BrokenResourceError
+from .._foundation._errors import AddressError, BrokenResourceError
 from ._packet_api import connect_packets, is_packet_endpoint, serve_packets
 from ._stream import Stream, stream_class
 
@@ -33,6 +35,9 @@ if TYPE_CHECKING:
 __all__ = ["connect", "serve", "stream_pair", "wrap_socket"]
 
 logger = logging.getLogger("aiosock.server")
+
+#: Seconds ``stream_pair`` waits for its own loopback connection.
+_LOOPBACK_TIMEOUT = 5.0
 
 
 async def wrap_socket(
@@ -171,6 +176,9 @@ async def serve(
     half_close = ssl is None
 
     async def run_connection(conn: socket.socket) -> None:
+        # Taken now: once the connection is lost uvloop no longer knows the peer,
+        # and a handler's failure is to be logged with it.
+        peer = _peername(conn)
         stream = cls(loop, half_close=half_close)
         try:
             await make_transport(conn, lambda: stream, ssl=ssl, server_side=True)
@@ -184,10 +192,12 @@ async def serve(
             raise
         except BrokenResourceError as exc:
             # The peer reset the connection: its doing, not the handler's bug.
-            logger.info("connection from %s broken: %s", _peer(stream), exc)
+            logger.info("connection from %s broken: %s", _describe(conn, peer), exc)
             stream.abort()
         except Exception as exc:
-            logger.error("handler for peer %s raised", _peer(stream), exc_info=exc)
+            logger.error(
+                "handler for peer %s raised", _describe(conn, peer), exc_info=exc
+            )
             await stream.aclose()
         else:
             await stream.aclose()
@@ -203,11 +213,21 @@ async def serve(
     )
 
 
-def _peer(stream: Stream) -> str:
+def _peername(conn: socket.socket) -> Any:
     try:
-        return str(stream.peer_address) or "(unnamed)"
-    except Exception:
-        return "?"
+        return conn.getpeername()
+    except OSError:
+        return None  # already reset
+
+
+def _describe(conn: socket.socket, peername: Any) -> str:
+    """The peer's address as text, for the log."""
+    if peername is None:
+        return "(unknown)"
+    try:
+        return str(from_sockaddr(conn.family, peername)) or "(unnamed)"
+    except AddressError:
+        return repr(peername)
 
 
 async def stream_pair(
@@ -219,7 +239,11 @@ async def stream_pair(
         namespace: :attr:`~aiosock.Namespace.LOCAL` (the default; unnamed
             Unix-domain sockets), or an internet namespace (a loopback pair).
     """
-    a, b = socket.socketpair(namespace.family, socket.SOCK_STREAM)
+    if namespace is Namespace.LOCAL:
+        a, b = socket.socketpair(namespace.family, socket.SOCK_STREAM)
+    else:
+        # The kernel has socketpair() for AF_UNIX only: connect over loopback.
+        a, b = _loopback_pair(namespace.family)
     try:
         first = await wrap_socket(a)
     except BaseException:
@@ -233,3 +257,28 @@ async def stream_pair(
         b.close()
         raise
     return first, second
+
+
+def _loopback_pair(family: int) -> tuple[socket.socket, socket.socket]:
+    """Return two TCP sockets connected over the loopback interface of ``family``."""
+    host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
+    with socket.socket(family, socket.SOCK_STREAM) as listener:
+        listener.bind((host, 0))
+        listener.listen(1)
+        listener.settimeout(_LOOPBACK_TIMEOUT)
+        client = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            client.setblocking(False)
+            with contextlib.suppress(BlockingIOError, InterruptedError):
+                client.connect(listener.getsockname())
+            # On loopback the handshake is done by now: accept() does not wait.
+            server, peer = listener.accept()
+            if peer != client.getsockname():
+                server.close()
+                raise ConnectionError(
+                    f"expected a connection from {client.getsockname()}, got {peer}"
+                )
+        except BaseException:
+            client.close()
+            raise
+    return client, server
