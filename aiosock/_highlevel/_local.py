@@ -224,7 +224,8 @@ def try_receive_message(
         close_fds(fds[max_fds:])
         del fds[max_fds:]
     peer = None
-    if address is not None and sock.type != socket.SOCK_STREAM:
+    if sock.type in (socket.SOCK_DGRAM, socket.SOCK_RAW):
+        # Connection-less: say who sent it (an unnamed local sender is "").
         with contextlib.suppress(AiosockError, ValueError):
             peer = from_sockaddr(sock.family, address)
     return LocalMessage(data, fds, credentials, peer), msg_flags
