@@ -435,3 +435,26 @@ async def test_serve_packets_argument_errors() -> None:
     stream_sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     with stream_sock, pytest.raises(aiosock.AddressError, match="SOCK_SEQPACKET"):
         await aiosock.serve_packets(lambda s: s.aclose(), sock=stream_sock)
+
+
+async def test_serve_adopts_seqpacket_socket_as_packets(short_tmp: Path) -> None:
+    """aiosock.serve(sock=<listening SOCK_SEQPACKET>) serves PacketStreams."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(str(short_tmp / "adopt"))
+    listener.listen()
+
+    async def handler(stream: aiosock.Stream) -> None:
+        await stream.send(type(stream).__name__.encode())
+
+    async with await aiosock.serve(handler, sock=listener):
+        client = await aiosock.connect(f"unixpacket:{short_tmp}/adopt")
+        assert await client.receive() == b"PacketStream"
+        await client.aclose()
+
+
+async def test_serve_refuses_mixed_styles(short_tmp: Path) -> None:
+    """Mixing unixpacket: and stream endpoints in one serve() is an AddressError."""
+    with pytest.raises(aiosock.AddressError, match="stream endpoint"):
+        await aiosock.serve(
+            lambda s: s.aclose(), f"unix:{short_tmp}/a", f"unixpacket:{short_tmp}/b"
+        )

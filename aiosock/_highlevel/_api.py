@@ -24,7 +24,12 @@ from .._foundation._addresses import from_sockaddr
 from .._foundation._concepts import Namespace, Style
 from .._foundation._endpoints import EndpointLike, as_endpoint
 from .._foundation._errors import AddressError, BrokenResourceError
-from ._packet_api import connect_packets, is_packet_endpoint, serve_packets
+from ._packet_api import (
+    connect_packets,
+    is_packet_endpoint,
+    serve_packets,
+    wants_packets,
+)
 from ._stream import Stream, stream_class
 
 if TYPE_CHECKING:
@@ -160,7 +165,7 @@ async def serve(
         The running :class:`~aiosock.Server`; ``server.endpoints`` lists what is
         bound, with port 0 resolved.
     """
-    if endpoints and all(map(is_packet_endpoint, endpoints)) and ssl is None:
+    if ssl is None and wants_packets(endpoints, sock):
         # unixpacket: record streams (typed code calls serve_packets).
         return await serve_packets(
             handler,  # type: ignore[arg-type]

@@ -34,7 +34,13 @@ from ._packets import PacketStream
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
 
-__all__ = ["connect_packets", "is_packet_endpoint", "packet_pair", "serve_packets"]
+__all__ = [
+    "connect_packets",
+    "is_packet_endpoint",
+    "packet_pair",
+    "serve_packets",
+    "wants_packets",
+]
 
 logger = logging.getLogger("aiosock.server")
 
@@ -44,6 +50,19 @@ def is_packet_endpoint(endpoint: object) -> bool:
     if isinstance(endpoint, str):
         return endpoint.startswith("unixpacket:")
     return isinstance(endpoint, Endpoint) and endpoint.style is Style.SEQPACKET
+
+
+def wants_packets(
+    endpoints: tuple[EndpointLike, ...],
+    sock: socket.socket | list[socket.socket] | None,
+) -> bool:
+    """Whether a server for ``endpoints`` and ``sock`` serves sequenced packets."""
+    socks = [] if sock is None else [sock] if isinstance(sock, socket.socket) else sock
+    if not endpoints and not socks:
+        return False
+    return all(map(is_packet_endpoint, endpoints)) and all(
+        s.type == socket.SOCK_SEQPACKET for s in socks
+    )
 
 
 async def connect_packets(
