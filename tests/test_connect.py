@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,70 @@ async def test_timeout_when_syn_is_dropped(open_fds: Callable[[], int]) -> None:
             await aiosock.connect(f"tcp://{host}:{port}", timeout=0.3)
         assert loop.time() - start < 3
         assert open_fds() == before
+
+
+@contextlib.contextmanager
+def full_unix_listener(path: str) -> Iterator[socket.socket]:
+    """A Unix listener at ``path`` whose backlog is full (connect gets EAGAIN)."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    fillers: list[socket.socket] = []
+    try:
+        listener.bind(path)
+        listener.listen(0)
+        for _ in range(8):
+            filler = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            filler.setblocking(False)
+            try:
+                filler.connect(path)
+            except BlockingIOError:
+                filler.close()
+                break
+            fillers.append(filler)
+        else:
+            pytest.fail("the backlog of a Unix listener never filled")
+        yield listener
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
+
+
+async def test_unix_full_backlog_is_not_a_connection(
+    short_tmp: Path, open_fds: Callable[[], int]
+) -> None:
+    """A Unix listener with a full backlog: connect waits (timeout applies)."""
+    path = str(short_tmp / "full.sock")
+    await warm_up()
+    with full_unix_listener(path):
+        before = open_fds()
+        with pytest.raises(TimeoutError):
+            await aiosock.connect(f"unix:{path}", timeout=0.3)
+        assert open_fds() == before
+
+
+async def test_unix_connect_completes_when_backlog_frees(short_tmp: Path) -> None:
+    """A connect waiting on a full Unix backlog completes once the server accepts."""
+    path = str(short_tmp / "frees.sock")
+    with full_unix_listener(path) as listener:
+        connecting = asyncio.ensure_future(aiosock.connect(f"unix:{path}"))
+        # One round trip through the loop: the task has met the full backlog.
+        a, b = await aiosock.stream_pair()
+        async with a, b, asyncio.timeout(5):
+            await a.send(b"turn")
+            assert await b.receive_exactly(4) == b"turn"
+        assert not connecting.done()
+        listener.settimeout(5)
+        first, _ = listener.accept()  # a filler: frees a place in the backlog
+        first.close()
+        async with asyncio.timeout(5):
+            stream = await connecting
+        async with stream:
+            ours, _ = listener.accept()
+            with ours:
+                await stream.send(b"made it")
+                ours.settimeout(5)
+                assert ours.recv(16) == b"made it"
+                assert stream.peer_address == LocalAddress(path)
 
 
 async def test_timeout_covers_resolution(monkeypatch: pytest.MonkeyPatch) -> None:

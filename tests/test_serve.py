@@ -10,11 +10,13 @@ import select
 import socket
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import aiosock
 from aiosock import Inet6Address, InetAddress, LocalAddress, Namespace
+from aiosock._core import _listeners
 
 from .conftest import HAVE_IPV6
 from .serve_helpers import Accepted, echo, echo_once, echo_server, warm_up
@@ -49,6 +51,35 @@ async def test_any_address_binds_both_families_on_one_port(ipv6: None) -> None:
         for target in (f"tcp://127.0.0.1:{port}", f"tcp://[::1]:{port}"):
             async with await aiosock.connect(target, timeout=5) as stream:
                 await echo_once(stream, target.encode())
+
+
+async def test_any_address_retries_a_port_taken_in_the_other_family(
+    ipv6: None, monkeypatch: pytest.MonkeyPatch, open_fds: Callable[[], int]
+) -> None:
+    """tcp://:0 picks another shared port when the first is taken for one family."""
+    real_listen = _listeners._listen
+    refused: list[aiosock.Endpoint] = []
+
+    def listen(endpoint: aiosock.Endpoint, **kw: Any) -> _listeners.Listener:
+        if not refused:
+            address = endpoint.address
+            if isinstance(address, InetAddress | Inet6Address) and address.port != 0:
+                refused.append(endpoint)
+                raise OSError(errno.EADDRINUSE, "taken (simulated)")
+        return real_listen(endpoint, **kw)
+
+    monkeypatch.setattr(_listeners, "_listen", listen)
+    await warm_up()
+    before = open_fds()
+    async with echo_server("tcp://:0") as server:
+        assert len(refused) == 1
+        ports = {e.address.port for e in server.endpoints}  # type: ignore[union-attr]
+        assert len(server.endpoints) == 2
+        assert len(ports) == 1
+        for target in server.endpoints:
+            async with await aiosock.connect(target, timeout=5) as stream:
+                await echo_once(stream)
+    assert open_fds() == before
 
 
 async def test_mixed_namespaces_in_one_server(short_tmp: Path) -> None:
@@ -354,6 +385,44 @@ async def test_aclose_grace_cancels_slow_handlers() -> None:
             assert await slow.receive() == b""
     await fast.aclose()
     await slow.aclose()
+
+
+async def test_handler_may_close_its_own_server() -> None:
+    """A handler can await server.aclose() (a shutdown command) without deadlock."""
+    servers: list[aiosock.Server] = []
+    others_cancelled = asyncio.Event()
+
+    async def handler(stream: aiosock.Stream) -> None:
+        command = await stream.receive_exactly(4)
+        if command == b"stop":
+            await servers[0].aclose(grace=0.1)
+            await stream.send(b"stopped")
+            return
+        try:
+            await stream.send(b"idle")
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            others_cancelled.set()
+            raise
+
+    server = await aiosock.serve(handler, "tcp://127.0.0.1:0")
+    servers.append(server)
+    forever = asyncio.create_task(server.serve_forever())
+    idle = await aiosock.connect(server.endpoints[0], timeout=5)
+    await idle.send(b"wait")
+    admin = await aiosock.connect(server.endpoints[0], timeout=5)
+    async with asyncio.timeout(5):
+        assert await idle.receive_exactly(4) == b"idle"
+        await admin.send(b"stop")
+        assert await admin.receive_exactly(7) == b"stopped"
+        assert await admin.receive() == b""
+        await forever
+        await others_cancelled.wait()
+    assert not server.is_serving()
+    await server.aclose()  # from outside as well: waits for the stopping handler
+    assert server.active_connections == 0
+    await idle.aclose()
+    await admin.aclose()
 
 
 async def test_aclose_is_idempotent() -> None:

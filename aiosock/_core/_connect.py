@@ -16,7 +16,7 @@ import contextlib
 import socket
 from typing import TYPE_CHECKING, Any
 
-from .._foundation._addresses import HostAddress
+from .._foundation._addresses import HostAddress, LocalAddress
 from .._foundation._errors import AddressError, translate_os_error
 from ._options import Phase, apply_phase, checked_options
 
@@ -29,6 +29,9 @@ __all__ = ["DEFAULT_HAPPY_EYEBALLS_DELAY", "interleave", "open_connected_socket"
 
 #: Seconds between connection attempts to successive addresses (RFC 8305).
 DEFAULT_HAPPY_EYEBALLS_DELAY = 0.25
+#: Back-off (seconds) while a Unix-domain listener's backlog is full.
+_LOCAL_RETRY_START = 0.002
+_LOCAL_RETRY_MAX = 0.1
 
 
 def interleave(endpoints: Sequence[Endpoint]) -> list[Endpoint]:
@@ -62,7 +65,11 @@ async def _attempt(
             assert not isinstance(local_address, HostAddress)
             sock.bind(local_address.to_sockaddr())
         apply_phase(sock, options, Phase.BEFORE_CONNECT)
-        await asyncio.get_running_loop().sock_connect(sock, address.to_sockaddr())
+        if isinstance(address, LocalAddress):
+            await _connect_local(sock, address.to_sockaddr())
+        else:
+            loop = asyncio.get_running_loop()
+            await loop.sock_connect(sock, address.to_sockaddr())
         apply_phase(sock, options, Phase.CONNECTED)
     except OSError as exc:
         sock.close()
@@ -71,6 +78,26 @@ async def _attempt(
         sock.close()
         raise
     return sock
+
+
+async def _connect_local(sock: socket.socket, sockaddr: str | bytes) -> None:
+    """Connect a non-blocking Unix-domain socket, waiting while the backlog is full.
+
+    A Unix-domain connect() never is "in progress": it succeeds or fails at once,
+    and ``EAGAIN`` means the listener's backlog is full and nothing was started.
+    The socket is writable all the same, so the loops' ``sock_connect`` would
+    take it for connected. Retry instead, backing off, as a blocking connect()
+    waits (the caller's timeout bounds it).
+    """
+    delay = _LOCAL_RETRY_START
+    while True:
+        try:
+            sock.connect(sockaddr)
+        except (BlockingIOError, InterruptedError):
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _LOCAL_RETRY_MAX)
+        else:
+            return
 
 
 async def open_connected_socket(

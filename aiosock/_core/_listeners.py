@@ -46,6 +46,8 @@ __all__ = ["DEFAULT_SOCKET_MODE", "Listener", "adopt_listener", "bind_listeners"
 
 #: The mode of socket files aiosock creates, unless told otherwise.
 DEFAULT_SOCKET_MODE = 0o600
+#: Tries at one kernel-chosen port for every family of a ``tcp://:0`` endpoint.
+_SHARED_PORT_ATTEMPTS = 5
 
 
 @attrs.define(eq=False)
@@ -207,20 +209,64 @@ async def bind_listeners(
     try:
         for endpoint in endpoints:
             concrete = await endpoint.resolve(passive=True)
-            chosen_port: int | None = None
-            for item in concrete:
-                if chosen_port is not None:
-                    item = _with_port(item, chosen_port)  # noqa: PLW2901
-                listener = _listen(item, backlog=backlog, options=options, mode=mode)
-                listeners.append(listener)
-                bound = listener.endpoint.address
-                if len(concrete) > 1 and isinstance(bound, InetAddress | Inet6Address):
-                    chosen_port = bound.port
+            listeners += _listen_all(
+                concrete, backlog=backlog, options=options, mode=mode
+            )
     except BaseException:
         for listener in listeners:
             listener.close()
         raise
     return listeners
+
+
+def _listen_all(
+    concrete: Sequence[Endpoint],
+    *,
+    backlog: int,
+    options: Mapping[str, Any] | None,
+    mode: int,
+) -> list[Listener]:
+    """Listen on every address one endpoint resolved to.
+
+    With port 0 the later addresses take the port the kernel chose for the first;
+    when that port is already taken in another family, start again with a new
+    one (a few times) rather than fail at random.
+    """
+    for attempt in range(_SHARED_PORT_ATTEMPTS):
+        group: list[Listener] = []
+        try:
+            chosen_port: int | None = None
+            for item in concrete:
+                if chosen_port is not None:
+                    item = _with_port(item, chosen_port)  # noqa: PLW2901
+                listener = _listen(item, backlog=backlog, options=options, mode=mode)
+                group.append(listener)
+                bound = listener.endpoint.address
+                if len(concrete) > 1 and isinstance(bound, InetAddress | Inet6Address):
+                    chosen_port = bound.port
+        except OSError as exc:
+            for listener in group:
+                listener.close()
+            retry = (
+                exc.errno == errno.EADDRINUSE
+                and group
+                and attempt + 1 < _SHARED_PORT_ATTEMPTS
+                and any(_any_port(item) for item in concrete)
+            )
+            if not retry:
+                raise
+        except BaseException:
+            for listener in group:
+                listener.close()
+            raise
+        else:
+            return group
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _any_port(endpoint: Endpoint) -> bool:
+    address = endpoint.address
+    return isinstance(address, InetAddress | Inet6Address) and address.port == 0
 
 
 def _with_port(endpoint: Endpoint, port: int) -> Endpoint:

@@ -148,13 +148,16 @@ class Server:
                 before they are cancelled and their connections closed.
         """
         self.close()
-        tasks = set(self._tasks)
+        # A handler may close its own server (a "shutdown" command): it is not
+        # waited for, nor cancelled, or it would wait for itself.
+        own = {asyncio.current_task()}
+        tasks = self._tasks - own
         if tasks and grace > 0:
             await asyncio.wait(tasks, timeout=grace)
         for task in tasks:
             task.cancel()
-        while self._tasks:
-            await asyncio.wait(set(self._tasks))
+        while remaining := self._tasks - own:
+            await asyncio.wait(remaining)
         if not self._closed_waiter.done():
             self._closed_waiter.set_result(None)
 
