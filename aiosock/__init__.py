@@ -5,6 +5,7 @@ This module is the public facade: it only re-exports names from private modules.
 
 from . import interfaces as interfaces
 from . import netdb as netdb
+from . import options as options
 from ._core._protocols import BufferedAdapter as BufferedAdapter
 from ._core._protocols import connect_protocol as connect_protocol
 from ._core._protocols import serve_protocol as serve_protocol
@@ -90,6 +91,7 @@ __all__ = [
     "netdb",
     "open_datagram",
     "open_raw",
+    "options",
     "packet_pair",
     "parse_endpoint",
     "run",
