@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import operator
 import socket
 from typing import TYPE_CHECKING, Any, Final
 
@@ -110,6 +111,12 @@ class DatagramSocket(asyncio.DatagramProtocol):
         self._dropped = 0
         self._read_paused = False
         self._sending = False
+        self._fast = False
+        self._sockaddr_of: Any = (
+            operator.attrgetter("host", "port")
+            if sock.family == socket.AF_INET
+            else operator.methodcaller("to_sockaddr")
+        )
         self._options_view: OptionsView | None = None
 
     def _attach(self, transport: asyncio.DatagramTransport, loop_owned: bool) -> None:
@@ -124,6 +131,7 @@ class DatagramSocket(asyncio.DatagramProtocol):
         done = self._loop.create_future()
         done.set_result(None)
         self._done = done
+        self._refresh()
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         """Hand the datagram to a parked receiver, or queue it."""
@@ -159,6 +167,7 @@ class DatagramSocket(asyncio.DatagramProtocol):
         error = send_error(exc)
         if self._sending:
             self._send_error = error
+            self._fast = False
             return
         waiter = self._waiter
         if waiter is not None:
@@ -168,11 +177,13 @@ class DatagramSocket(asyncio.DatagramProtocol):
                 _silence(waiter)
                 return
         self._error = error
+        self._fast = False
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Wake every waiter and release the socket file."""
         self._lost = True
         self._closing = True
+        self._fast = False
         self._wake_closed()
         drain = self._drain
         if drain is not None:
@@ -187,10 +198,12 @@ class DatagramSocket(asyncio.DatagramProtocol):
     def pause_writing(self) -> None:
         """Note that the transport's queue is over its high-water mark."""
         self._write_paused = True
+        self._fast = False
 
     def resume_writing(self) -> None:
         """Release senders waiting for the queue to drain."""
         self._write_paused = False
+        self._refresh()
         drain = self._drain
         if drain is not None:
             self._drain = None
@@ -239,6 +252,7 @@ class DatagramSocket(asyncio.DatagramProtocol):
         error = self._error
         if error is not None:
             self._error = None
+            self._refresh()
             raise error
         waiter = self._waiter
         if waiter is not None and not waiter.done():
@@ -323,16 +337,12 @@ class DatagramSocket(asyncio.DatagramProtocol):
             MessageTooLargeError: The kernel refused the datagram as too large.
         """
         if type(address) is self._address_class:
-            if (
-                data
-                and self._remote_sockaddr is None
-                and not self._closing
-                and self._error is None
-            ):
-                # The common case, kept to a handful of operations.
+            if self._fast and data:
+                # The common case, kept to a handful of operations: ``_fast``
+                # says the socket is open, unconnected, not paused, no error.
                 self._sending = True
                 try:
-                    self._transport.sendto(data, address.to_sockaddr())  # type: ignore[union-attr]
+                    self._transport.sendto(data, self._sockaddr_of(address))  # type: ignore[union-attr]
                 except OSError as exc:
                     self._sending = False
                     raise send_error(exc) from exc
@@ -340,11 +350,9 @@ class DatagramSocket(asyncio.DatagramProtocol):
                     self._sending = False
                     raise
                 self._sending = False
-                if self._send_error is not None:
-                    return self._raise_send_error()
-                if self._write_paused:
-                    return self._drain_waiter()
-                return self._done  # type: ignore[return-value]
+                if self._fast:
+                    return self._done  # type: ignore[return-value]
+                return self._after_send()  # type: ignore[unreachable]
             sockaddr = address.to_sockaddr()  # type: ignore[union-attr]
         else:
             sockaddr = self._destinations.sockaddr(address)
@@ -373,6 +381,7 @@ class DatagramSocket(asyncio.DatagramProtocol):
         if error is not None and not isinstance(error, MessageTooLargeError):
             # The kernel reports an ICMP error to the next operation, send too.
             self._error = None
+            self._refresh()
             raise error
         if not data and self._reports_send_errors:
             # The loops' transports drop empty datagrams; UDP allows them.
@@ -394,9 +403,29 @@ class DatagramSocket(asyncio.DatagramProtocol):
             return self._drain_waiter()
         return self._done  # type: ignore[return-value]
 
+    def _after_send(self) -> Awaitable[None]:
+        """The datagram went to the transport but the socket is not on the fast path."""
+        if self._send_error is not None:
+            return self._raise_send_error()
+        if self._write_paused:
+            return self._drain_waiter()
+        return self._done  # type: ignore[return-value]
+
+    def _refresh(self) -> None:
+        """Recompute ``_fast`` after a change of state."""
+        self._fast = (
+            self._remote_sockaddr is None
+            and not self._closing
+            and self._error is None
+            and self._send_error is None
+            and not self._write_paused
+            and self._done is not None
+        )
+
     def _raise_send_error(self) -> Awaitable[None]:
         error = self._send_error
         self._send_error = None
+        self._refresh()
         assert error is not None
         raise error
 
@@ -461,6 +490,7 @@ class DatagramSocket(asyncio.DatagramProtocol):
         """
         if not self._closing:
             self._closing = True
+            self._fast = False
             self._wake_closed()
             transport = self._transport
             if transport is not None:
@@ -479,6 +509,7 @@ class DatagramSocket(asyncio.DatagramProtocol):
         """Close at once, dropping datagrams queued for sending."""
         if not self._closing:
             self._closing = True
+            self._fast = False
             self._wake_closed()
         transport = self._transport
         if transport is not None and not self._lost:

@@ -50,6 +50,8 @@ logger = logging.getLogger("aiosock.server")
 
 #: The default bound on handlers running at once.
 DEFAULT_MAX_CONCURRENT: Final = 256
+#: What ``next`` returns when a handler's awaitable ends.
+_RETURNED: Any = object()
 #: Datagrams that wait for a free worker at most; more are dropped and counted.
 BACKLOG_LIMIT: Final = 1024
 
@@ -79,46 +81,46 @@ class _ServedSocket(DatagramSocket):
     def __init__(self, *args: Any, server: DatagramServer, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._server = server
+        # What the per-datagram path needs, one attribute away. ``_fast_idle``
+        # is the server's list of idle workers, or an empty tuple once the
+        # server closes (everything then goes through ``_dispatch``).
+        self._fast_idle: list[_Worker] | tuple[()] = server._idle
+        self._handler = server._handler
+        self._base_context = server._context
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         """Run the handler for this datagram (inline when a worker is idle)."""
         # The common case, inlined: a worker is idle and the handler answers at
         # once. Everything else goes through DatagramServer._dispatch.
-        server = self._server
-        idle = server._idle
+        idle = self._fast_idle
         address = self._addresses.get(addr)
         if address is None:
             address = self._address_of(addr)
-        if not idle or server._closing:
-            server._dispatch(self, data, addr, address)
+        if not idle:
+            self._server._dispatch(self, data, addr, address)
             return
         worker = idle[-1]  # it stays idle unless the handler has to wait
-        context = server._context.copy()
-        coro = server._handler(data, address, self)
+        context = self._base_context.copy()
+        # The awaitable's iterator: ``next`` on it runs the first step, and a
+        # handler that returns ends it without raising StopIteration (cheaper).
+        steps = self._handler(data, address, self).__await__()
         task = worker.task
-        loop = server._loop
+        loop = self._loop
         try:
             _enter_task(loop, task)
         except RuntimeError:
             # Called from inside a task (not a transport callback): use a task.
-            server._start_coroutine(coro, context)
+            self._server._start_steps(steps, context, address)
             return
         try:
-            yielded = context.run(coro.send, None)
-        except StopIteration:
-            _leave_task(loop, task)
-            return
+            yielded = context.run(next, steps, _RETURNED)
         except BaseException as exc:
             _leave_task(loop, task)
-            server._failed(exc, address)
+            self._server._failed(exc, address)
             return
         _leave_task(loop, task)
-        if idle and idle[-1] is worker:
-            idle.pop()
-        else:
-            idle.remove(worker)
-        worker.idle = False
-        server._hand_over(worker, coro, context, yielded, address)
+        if yielded is not _RETURNED:
+            self._server._hand_over(worker, steps, context, yielded, address)
 
     def error_received(self, exc: Exception) -> None:
         """Log what no receiver is there to raise (oversized datagrams, ICMP)."""
@@ -213,6 +215,7 @@ class DatagramServer:
             return
         self._closing = True
         for sock in self._sockets:
+            sock._fast_idle = ()
             pause = getattr(sock._transport, "pause_reading", None)
             if pause is not None and not sock._lost:
                 pause()
@@ -291,6 +294,12 @@ class DatagramServer:
         address: ConcreteAddress,
     ) -> None:
         """The handler waits: its worker drives it from here."""
+        idle = self._idle
+        if idle and idle[-1] is worker:
+            idle.pop()
+        else:
+            idle.remove(worker)
+        worker.idle = False
         self._busy += 1
         worker.handoff = (coro, context, yielded, None, address)
         parked = worker.parked
@@ -391,8 +400,8 @@ class DatagramServer:
         sock, data, address = self._backlog.popleft()
         self._busy += 1
         context = self._context.copy()
-        coro = self._handler(data, address, sock)
-        return (coro, context, _eager.NOT_STARTED, None, address)
+        steps = self._handler(data, address, sock).__await__()
+        return (steps, context, _eager.NOT_STARTED, None, address)
 
     def _wait(self, sock: _ServedSocket, data: bytes, address: ConcreteAddress) -> None:
         """Every worker is busy: keep the datagram, and stop reading if we can."""
@@ -420,22 +429,25 @@ class DatagramServer:
     def _start_task(
         self, sock: _ServedSocket, data: bytes, address: ConcreteAddress
     ) -> None:
-        context = self._context.copy()
-        self._start_coroutine(self._handler(data, address, sock), context)
+        steps = self._handler(data, address, sock).__await__()
+        self._start_steps(steps, self._context.copy(), address)
 
-    def _start_coroutine(
-        self, coro: Coroutine[Any, Any, Any], context: contextvars.Context
+    def _start_steps(
+        self, steps: Any, context: contextvars.Context, address: ConcreteAddress
     ) -> None:
+        """Run a handler (its awaitable's iterator) in a task of its own."""
         self._busy += 1
-        task = self._loop.create_task(self._run_task(coro), context=context)
+        task = self._loop.create_task(self._run_task(steps, context, address))
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
 
-    async def _run_task(self, coro: Coroutine[Any, Any, Any]) -> None:
+    async def _run_task(
+        self, steps: Any, context: contextvars.Context, address: ConcreteAddress
+    ) -> None:
         try:
-            await coro
+            await _eager.drive(steps, context)
         except Exception as exc:
-            self._log_failure(exc, None)
+            self._log_failure(exc, address)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
