@@ -261,3 +261,33 @@ async def test_any_address_binds_and_receives() -> None:
             await client.send(b"hi")
             async with asyncio.timeout(TIMEOUT):
                 assert await server.receive() == b"hi"
+
+
+def test_datagram_names_are_public() -> None:
+    """The datagram API of DESIGN.md is exported by aiosock."""
+    names = {
+        "open_datagram",
+        "serve_datagram",
+        "DatagramSocket",
+        "DatagramServer",
+        "MessageTooLargeError",
+    }
+    assert names <= set(aiosock.__all__)
+
+
+def test_message_too_large_error_is_an_os_error_that_pickles() -> None:
+    """MessageTooLargeError: AiosockError and OSError, EMSGSIZE, pickles intact."""
+    import pickle
+
+    error = aiosock.MessageTooLargeError("too big", size=70000, limit=65536)
+    assert isinstance(error, aiosock.AiosockError)
+    assert isinstance(error, OSError)
+    assert (error.errno, str(error)) == (errno.EMSGSIZE, "too big")
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is aiosock.MessageTooLargeError
+    assert (again.size, again.limit, again.errno, str(again)) == (
+        70000,
+        65536,
+        errno.EMSGSIZE,
+        "too big",
+    )
