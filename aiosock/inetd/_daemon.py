@@ -19,6 +19,7 @@ Failed services are tried again after ``retry_time`` and at every reload.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import functools
 import logging
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
 __all__ = ["Inetd", "ServiceStatus"]
 
 logger = logging.getLogger("aiosock.inetd")
+
+#: Threads that start programs at once (fork and exec block the calling thread).
+_SPAWNERS = 4
 
 ConfigSource = InetdConfig | str | os.PathLike[str]
 
@@ -178,6 +182,9 @@ class Inetd:
             return
         self._started = True
         self._context.broadcasts = _broadcasts()
+        self._context.spawner = concurrent.futures.ThreadPoolExecutor(
+            max_workers=_SPAWNERS, thread_name_prefix="aiosock-inetd-spawn"
+        )
         async with self._lock:
             await self._apply(self._load(self._source))
 
@@ -222,6 +229,9 @@ class Inetd:
         await asyncio.gather(*(s.aclose(grace) for s in services))
         close_all(self._context.inherited)
         self._context.inherited.clear()
+        if self._context.spawner is not None:
+            self._context.spawner.shutdown(wait=False)
+            self._context.spawner = None
         self._closed.set()
 
     async def serve_forever(self) -> None:

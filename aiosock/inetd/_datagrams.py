@@ -213,14 +213,6 @@ def _nowait(service: Service, bound: Bound) -> None:
         service.ended(source)
         service.log_exit(source, started, pid, describe_status(code))
 
-    pid = service.start_child(bound.sock.fileno(), exited)
-    if pid is None:
-        _consume(bound.sock)
-        service.ended(source)
-        return
-    service.unwatch(bound)
-    bound.dispatched = head
-
     def check(delay: float) -> None:
         if bound.dispatched is not head or service.closed:
             return
@@ -231,4 +223,15 @@ def _nowait(service: Service, bound: Bound) -> None:
             next_delay = min(delay * 2, _CHECK_MAX)
             loop.call_later(next_delay, check, next_delay)
 
-    loop.call_later(_CHECK_FIRST, check, _CHECK_FIRST)
+    def running(pid: int | None) -> None:
+        if pid is not None:
+            loop.call_later(_CHECK_FIRST, check, _CHECK_FIRST)
+            return
+        bound.dispatched = None
+        if not service.closed:
+            _consume(bound.sock)
+        service.ended(source)
+
+    service.unwatch(bound)
+    bound.dispatched = head
+    service.start_child(bound.sock.fileno(), exited, running)

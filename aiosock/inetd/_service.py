@@ -21,10 +21,12 @@ does: ``EXIT: service from=peer pid=N status=N duration=Ss`` (or ``FAIL: ...``).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import errno
 import importlib
 import logging
 import socket
+import subprocess
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +71,8 @@ class Context:
         inherited: Sockets passed by a service manager, not yet taken.
         protected_ports: The ports of the internal UDP services.
         broadcasts: The broadcast addresses of the local interfaces.
+        spawner: The threads that start programs (fork and exec block for
+            milliseconds; the loop goes on meanwhile, and starts run in parallel).
     """
 
     handlers: Mapping[str, Callable[..., Awaitable[object]]] = attrs.Factory(dict)
@@ -78,6 +82,7 @@ class Context:
     inherited: list[PassedSocket] = attrs.Factory(list)
     protected_ports: set[int] = attrs.Factory(set)
     broadcasts: frozenset[ipaddress.IPv4Address] = frozenset()
+    spawner: concurrent.futures.Executor | None = None
 
 
 def resolve_python(
@@ -108,6 +113,14 @@ def resolve_python(
     return handler
 
 
+def _start_program(
+    entry: ServiceEntry, fd: int, listen_fds: bool
+) -> subprocess.Popen[bytes]:
+    """Look the user up and start the program (in a spawning thread)."""
+    run_as = resolve_user(entry.user, entry.group)
+    return spawn(entry, fd, run_as, listen_fds=listen_fds)
+
+
 def format_peer(sockaddr: Any) -> str:
     """Return a peer address for the log: ``1.2.3.4:5``, ``[::1]:5``, or a path."""
     if isinstance(sockaddr, tuple) and len(sockaddr) >= 2:
@@ -128,6 +141,7 @@ class Service:
         self.counters = Counters()
         self.tasks: set[asyncio.Task[None]] = set()
         self.children: dict[int, ChildWatch] = {}
+        self._spawning: set[asyncio.Future[subprocess.Popen[bytes]]] = set()
         self.closed = False
         self._loop = asyncio.get_running_loop()
         self._disabled_until = 0.0
@@ -193,6 +207,13 @@ class Service:
         self.closed = True
         for bound in self.bound:
             self.unwatch(bound)
+        if not self._spawning:
+            # Else the spawning threads still use the descriptors: the last one
+            # to finish closes them.
+            self._close_sockets()
+
+    def _close_sockets(self) -> None:
+        for bound in self.bound:
             bound.listener.close()
 
     async def aclose(self, grace: float = 0.0) -> None:
@@ -201,6 +222,8 @@ class Service:
         Children keep running; a thread reaps them.
         """
         self.close()
+        if self._spawning:
+            await asyncio.wait(set(self._spawning))
         self.detach_children()
         tasks = set(self.tasks)
         if tasks and grace > 0:
@@ -415,34 +438,55 @@ class Service:
         self,
         fd: int,
         on_exit: Callable[[int, int], None],
+        on_started: Callable[[int | None], None],
         *,
         listen_fds: bool = False,
-    ) -> int | None:
-        """Start the program on ``fd``; log and return ``None`` when it fails.
+    ) -> None:
+        """Start the program on ``fd`` in a spawning thread.
 
-        ``on_exit(pid, returncode)`` is called on the loop once the child is reaped.
+        ``on_started(pid)`` is called on the loop once the program runs (``None``
+        when it could not start; the failure is logged), and ``on_exit(pid,
+        returncode)`` once it is reaped. ``fd`` must stay open until
+        ``on_started`` is called.
         """
         entry = self.entry
-        try:
-            run_as = resolve_user(entry.user, entry.group)
-            proc = spawn(entry, fd, run_as, listen_fds=listen_fds)
-        except LookupError as exc:
-            logger.error("%s: cannot start %s: %s", entry.name, entry.server, exc)
-            return None
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            logger.error("%s: cannot start %s: %s", entry.name, entry.server, reason)
-            if exc.errno in _FORK_ERRORS:
-                self._pause_for(_BACKOFF)
-            return None
-        pid = proc.pid
+        future = self._loop.run_in_executor(
+            self.context.spawner, _start_program, entry, fd, listen_fds
+        )
+        self._spawning.add(future)
 
-        def exited(code: int) -> None:
-            self.children.pop(pid, None)
-            on_exit(pid, code)
+        def done(future: asyncio.Future[subprocess.Popen[bytes]]) -> None:
+            self._spawning.discard(future)
+            try:
+                proc = future.result()
+            except LookupError as exc:
+                logger.error("%s: cannot start %s: %s", entry.name, entry.server, exc)
+                proc = None
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                logger.error(
+                    "%s: cannot start %s: %s", entry.name, entry.server, reason
+                )
+                if exc.errno in _FORK_ERRORS:
+                    self._pause_for(_BACKOFF)
+                proc = None
+            except asyncio.CancelledError:
+                proc = None
+            if proc is None:
+                on_started(None)
+            else:
+                pid = proc.pid
 
-        self.children[pid] = watch_child(proc, exited, self._loop)
-        return pid
+                def exited(code: int) -> None:
+                    self.children.pop(pid, None)
+                    on_exit(pid, code)
+
+                self.children[pid] = watch_child(proc, exited, self._loop)
+                on_started(pid)
+            if self.closed and not self._spawning:
+                self._close_sockets()
+
+        future.add_done_callback(done)
 
     def _spawn_connection(self, conn: socket.socket, peer: Any) -> None:
         started = self._loop.time()
@@ -451,12 +495,17 @@ class Service:
             self.ended(peer)
             self.log_exit(peer, started, pid, describe_status(code))
 
-        try:
-            pid = self.start_child(conn.fileno(), exited)
-        finally:
+        def running(pid: int | None) -> None:
             conn.close()
-        if pid is None:
+            if pid is None:
+                self.ended(peer)
+
+        try:
+            self.start_child(conn.fileno(), exited, running)
+        except BaseException:
+            conn.close()
             self.ended(peer)
+            raise
 
     def spawn_wait(self, bound: Bound, peer: Any = None) -> None:
         """Give the socket to a ``wait`` child and stop watching it until it exits."""
@@ -471,16 +520,22 @@ class Service:
             self.log_exit(peer, started, pid, describe_status(code))
             self.resume()
 
-        pid = self.start_child(bound.sock.fileno(), exited, listen_fds=True)
-        if pid is None:
-            # Drop what the child would have taken, so that a broken program
-            # fails once a second at most rather than on every wake-up.
-            self.drain(bound, limit=1)
-            self._pause_for(_BACKOFF)
-            return
+        def running(pid: int | None) -> None:
+            if pid is not None:
+                bound.owner = pid
+                return
+            bound.owner = None
+            self.counters.remove(None)
+            if not self.closed:
+                # Drop what the child would have taken, so that a broken program
+                # fails once a second at most rather than on every wake-up.
+                self.drain(bound, limit=1)
+                self._pause_for(_BACKOFF)
+
         self.unwatch(bound)
-        bound.owner = pid
+        bound.owner = 0  # starting
         self.counters.add(None)
+        self.start_child(bound.sock.fileno(), exited, running, listen_fds=True)
 
     def detach_children(self) -> None:
         """Leave running children to a reaper thread (the loop is closing)."""

@@ -7,7 +7,10 @@ Strategy: ``subprocess.Popen`` (CPython's C ``fork_exec``), watched with a pidfd
   (``close_fds``), ``setsid``, ``setgroups`` (the user's supplementary groups from
   ``os.getgrouplist``, what ``initgroups`` sets), ``setgid`` then ``setuid``, the
   signal dispositions Python changed put back (``SIGPIPE``), a clean environment.
-  An exec that fails (missing program, not executable, unknown interpreter) is
+  When the child's user, group and groups are the daemon's own, nothing is
+  switched and Popen uses ``vfork`` (a full ``fork`` of a process the daemon's
+  size costs several times more). An exec that fails (missing program, not
+  executable, unknown interpreter) is
   reported to the parent as an ``OSError`` before Popen returns, so the daemon
   logs it with the service's name. ``os.posix_spawn`` cannot change user or
   groups; asyncio's ``create_subprocess_exec`` differs per loop (uvloop spawns
@@ -117,7 +120,21 @@ def resolve_user(user: str, group: str | None) -> RunAs:
             raise LookupError(f"cannot run as group {group!r}: not root")
         return RunAs(user, entry.pw_dir)
     groups = tuple(os.getgrouplist(user, gid))
+    if _already(entry.pw_uid, gid, groups):
+        # Nothing to switch: Popen may then use vfork, several times faster
+        # than fork for a process of the daemon's size.
+        return RunAs(user, entry.pw_dir)
     return RunAs(user, entry.pw_dir, entry.pw_uid, gid, groups)
+
+
+def _already(uid: int, gid: int, groups: tuple[int, ...]) -> bool:
+    """Whether this process already has these ids and exactly these groups."""
+    return (
+        os.getuid() == os.geteuid() == uid
+        and os.getgid() == os.getegid() == gid
+        # The primary group counts as a member whether listed or not.
+        and set(os.getgroups()) | {gid} == set(groups) | {gid}
+    )
 
 
 def child_environment(
@@ -193,7 +210,10 @@ def _shim(entry: ServiceEntry) -> tuple[list[str], str]:
     """The command that starts ``entry`` with ``LISTEN_PID`` set to its own pid."""
     if os.access(_BASH, os.X_OK):
         argv0 = entry.argv[0] if entry.argv else entry.server
-        command = [_BASH, "-c", _BASH_SHIM, argv0, entry.server, *entry.argv[1:]]
+        # --norc: bash reads ~/.bashrc when stdin is a socket (it takes itself
+        # for rshd's child) unless told not to.
+        command = [_BASH, "--norc", "--noprofile", "-c", _BASH_SHIM, argv0]
+        command += [entry.server, *entry.argv[1:]]
         return command, _BASH
     # No bash: the daemon's Python (which the service's user must be able to run).
     command = [sys.executable, "-I", "-S", "-c", _PYTHON_SHIM, entry.server]
