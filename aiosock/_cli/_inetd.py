@@ -16,7 +16,7 @@ import os
 import sys
 
 from .._foundation._errors import ConfigError
-from .._foundation._loop import run
+from .._foundation._loop import LOOP_NAMES, run
 from ..inetd import DEFAULT_CONFIG, InetdConfig, load_inetd_conf, parse_inetd_conf
 from ..inetd._checks import check_entries
 from ..inetd._load import netdb_lookup
@@ -52,6 +52,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--config", "-c", metavar="FILE", help="the inetd.conf file to read"
+    )
+    parser.add_argument(
+        "--loop",
+        choices=LOOP_NAMES,
+        default=argparse.SUPPRESS,
+        help="the event loop (also accepted before 'inetd')",
     )
     parser.add_argument(
         "--check",
@@ -124,6 +130,11 @@ def _setup_logging(args: argparse.Namespace) -> None:
     if args.quiet:
         logging.getLogger("aiosock.inetd.connections").setLevel(logging.WARNING)
     handler: logging.Handler
+    if args.syslog and not os.path.exists(_SYSLOG):
+        print(
+            f"aiosock inetd: --syslog: no {_SYSLOG} here, logging to stderr",
+            file=sys.stderr,
+        )
     if args.syslog and os.path.exists(_SYSLOG):
         handler = logging.handlers.SysLogHandler(
             _SYSLOG, facility=logging.handlers.SysLogHandler.LOG_DAEMON

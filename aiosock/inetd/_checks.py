@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from .._foundation._errors import ConfigError
-from ._service import resolve_python
+from ._context import resolve_python
 from ._spawn import resolve_user
 
 if TYPE_CHECKING:

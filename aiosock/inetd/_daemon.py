@@ -35,10 +35,11 @@ from .._foundation._interfaces import list_interfaces
 from ._activation import PassedSocket, close_all
 from ._binding import DEFAULT_BACKLOG, port_of
 from ._config import parse_inetd_conf
+from ._context import Context
 from ._default import DEFAULT_CONFIG
 from ._load import load_inetd_conf, netdb_lookup
 from ._records import InetdConfig, ServiceEntry
-from ._service import Context, Service
+from ._service import Service
 
 if TYPE_CHECKING:
     import ipaddress

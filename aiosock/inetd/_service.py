@@ -21,34 +21,28 @@ does: ``EXIT: service from=peer pid=N status=N duration=Ss`` (or ``FAIL: ...``).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import errno
-import importlib
 import logging
 import socket
 import subprocess
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
-
-import attrs
 
 from .._foundation._concepts import Style
 from .._foundation._errors import BrokenResourceError, ClosedResourceError
 from .._highlevel._api import wrap_socket
-from ._binding import DEFAULT_BACKLOG, Bound, bind_entry
+from ._binding import Bound, bind_entry
+from ._context import Context, format_peer, resolve_python, start_program
 from ._datagrams import datagram_readable
 from ._internal import STREAM_HANDLERS, ChargenRotation
 from ._limits import Counters, RateWindow, access_allowed, client_address
-from ._spawn import ChildWatch, describe_status, resolve_user, spawn, watch_child
+from ._spawn import ChildWatch, describe_status, watch_child
 
 if TYPE_CHECKING:
-    import ipaddress
-
     from .._highlevel._stream import Stream
-    from ._activation import PassedSocket
     from ._records import ServiceEntry
 
-__all__ = ["Context", "Service", "format_peer", "resolve_python"]
+__all__ = ["Service"]
 
 logger = logging.getLogger("aiosock.inetd")
 connections = logging.getLogger("aiosock.inetd.connections")
@@ -57,78 +51,6 @@ _BATCH = 64
 _TRANSIENT_ACCEPT = {errno.ECONNABORTED, errno.EPROTO, errno.EINTR, errno.EPERM}
 _FORK_ERRORS = {errno.EAGAIN, errno.ENOMEM}
 _BACKOFF = 1.0
-
-
-@attrs.define(eq=False)
-class Context:
-    """What the services of one daemon share.
-
-    Attributes:
-        handlers: ``python:NAME`` handlers given by an embedding application.
-        default_rate: The ``.max`` of program lines that give none.
-        retry_time: Seconds a service stays disabled past its ``.max``.
-        backlog: The ``listen()`` backlog.
-        inherited: Sockets passed by a service manager, not yet taken.
-        protected_ports: The ports of the internal UDP services.
-        broadcasts: The broadcast addresses of the local interfaces.
-        spawner: The threads that start programs (fork and exec block for
-            milliseconds; the loop goes on meanwhile, and starts run in parallel).
-    """
-
-    handlers: Mapping[str, Callable[..., Awaitable[object]]] = attrs.Factory(dict)
-    default_rate: int = 256
-    retry_time: float = 600.0
-    backlog: int = DEFAULT_BACKLOG
-    inherited: list[PassedSocket] = attrs.Factory(list)
-    protected_ports: set[int] = attrs.Factory(set)
-    broadcasts: frozenset[ipaddress.IPv4Address] = frozenset()
-    spawner: concurrent.futures.Executor | None = None
-
-
-def resolve_python(
-    target: str, handlers: Mapping[str, Callable[..., Awaitable[object]]]
-) -> Callable[..., Awaitable[object]]:
-    """Return the handler a ``python:`` server names.
-
-    Raises:
-        LookupError: No such name, module or attribute (the message says which).
-    """
-    if target in handlers:
-        return handlers[target]
-    module_name, sep, attribute = target.partition(":")
-    if not sep:
-        raise LookupError(f"no handler named {target!r} was given to Inetd")
-    try:
-        found: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise LookupError(f"cannot import {module_name!r}: {exc}") from exc
-    for part in attribute.split("."):
-        try:
-            found = getattr(found, part)
-        except AttributeError:
-            raise LookupError(f"module {module_name!r} has no {attribute!r}") from None
-    if not callable(found):
-        raise LookupError(f"expected a callable at {target!r}, got {type(found)}")
-    handler: Callable[..., Awaitable[object]] = found
-    return handler
-
-
-def _start_program(
-    entry: ServiceEntry, fd: int, listen_fds: bool
-) -> subprocess.Popen[bytes]:
-    """Look the user up and start the program (in a spawning thread)."""
-    run_as = resolve_user(entry.user, entry.group)
-    return spawn(entry, fd, run_as, listen_fds=listen_fds)
-
-
-def format_peer(sockaddr: Any) -> str:
-    """Return a peer address for the log: ``1.2.3.4:5``, ``[::1]:5``, or a path."""
-    if isinstance(sockaddr, tuple) and len(sockaddr) >= 2:
-        host = str(sockaddr[0])
-        return f"[{host}]:{sockaddr[1]}" if ":" in host else f"{host}:{sockaddr[1]}"
-    if isinstance(sockaddr, bytes):
-        sockaddr = sockaddr.decode("utf-8", "replace")
-    return str(sockaddr) or "unix"
 
 
 class Service:
@@ -451,7 +373,7 @@ class Service:
         """
         entry = self.entry
         future = self._loop.run_in_executor(
-            self.context.spawner, _start_program, entry, fd, listen_fds
+            self.context.spawner, start_program, entry, fd, listen_fds
         )
         self._spawning.add(future)
 

@@ -1,0 +1,94 @@
+"""What the services of one daemon share, and small helpers they use."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import importlib
+import subprocess
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ._binding import DEFAULT_BACKLOG
+from ._spawn import resolve_user, spawn
+
+if TYPE_CHECKING:
+    import ipaddress
+
+    from ._activation import PassedSocket
+    from ._records import ServiceEntry
+
+__all__ = ["Context", "format_peer", "resolve_python", "start_program"]
+
+
+@attrs.define(eq=False)
+class Context:
+    """What the services of one daemon share.
+
+    Attributes:
+        handlers: ``python:NAME`` handlers given by an embedding application.
+        default_rate: The ``.max`` of program lines that give none.
+        retry_time: Seconds a service stays disabled past its ``.max``.
+        backlog: The ``listen()`` backlog.
+        inherited: Sockets passed by a service manager, not yet taken.
+        protected_ports: The ports of the internal UDP services.
+        broadcasts: The broadcast addresses of the local interfaces.
+        spawner: The threads that start programs (fork and exec block for
+            milliseconds; the loop goes on meanwhile, and starts run in parallel).
+    """
+
+    handlers: Mapping[str, Callable[..., Awaitable[object]]] = attrs.Factory(dict)
+    default_rate: int = 256
+    retry_time: float = 600.0
+    backlog: int = DEFAULT_BACKLOG
+    inherited: list[PassedSocket] = attrs.Factory(list)
+    protected_ports: set[int] = attrs.Factory(set)
+    broadcasts: frozenset[ipaddress.IPv4Address] = frozenset()
+    spawner: concurrent.futures.Executor | None = None
+
+
+def resolve_python(
+    target: str, handlers: Mapping[str, Callable[..., Awaitable[object]]]
+) -> Callable[..., Awaitable[object]]:
+    """Return the handler a ``python:`` server names.
+
+    Raises:
+        LookupError: No such name, module or attribute (the message says which).
+    """
+    if target in handlers:
+        return handlers[target]
+    module_name, sep, attribute = target.partition(":")
+    if not sep:
+        raise LookupError(f"no handler named {target!r} was given to Inetd")
+    try:
+        found: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise LookupError(f"cannot import {module_name!r}: {exc}") from exc
+    for part in attribute.split("."):
+        try:
+            found = getattr(found, part)
+        except AttributeError:
+            raise LookupError(f"module {module_name!r} has no {attribute!r}") from None
+    if not callable(found):
+        raise LookupError(f"expected a callable at {target!r}, got {type(found)}")
+    handler: Callable[..., Awaitable[object]] = found
+    return handler
+
+
+def start_program(
+    entry: ServiceEntry, fd: int, listen_fds: bool
+) -> subprocess.Popen[bytes]:
+    """Look the user up and start the program (in a spawning thread)."""
+    run_as = resolve_user(entry.user, entry.group)
+    return spawn(entry, fd, run_as, listen_fds=listen_fds)
+
+
+def format_peer(sockaddr: Any) -> str:
+    """Return a peer address for the log: ``1.2.3.4:5``, ``[::1]:5``, or a path."""
+    if isinstance(sockaddr, tuple) and len(sockaddr) >= 2:
+        host = str(sockaddr[0])
+        return f"[{host}]:{sockaddr[1]}" if ":" in host else f"{host}:{sockaddr[1]}"
+    if isinstance(sockaddr, bytes):
+        sockaddr = sockaddr.decode("utf-8", "replace")
+    return str(sockaddr) or "unix"
