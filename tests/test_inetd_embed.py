@@ -205,3 +205,16 @@ def test_rate_must_be_positive() -> None:
     """Inetd(rate=0) is refused with the value named."""
     with pytest.raises(ValueError, match=r"'rate' must be at least 1 \(got 0\)"):
         Inetd(rate=0)
+
+
+async def test_address_the_host_lacks_is_skipped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A line's address the host does not have is skipped; its others listen."""
+    caplog.set_level(logging.INFO, logger="aiosock.inetd")
+    text = "127.0.0.1,[2001:db8::dead]:0 stream tcp nowait nobody internal echo\n"
+    async with Inetd(config(text)) as inetd:
+        (status,) = inetd.services
+        assert len(status.endpoints) == 1
+        assert await exchange(status.endpoints[0], b"v4") == b"v4"
+    assert "echo/tcp: not on tcp://[2001:db8::dead]" in caplog.text

@@ -14,7 +14,9 @@ every socket of the line the port the kernel chose for the first.
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
+import logging
 import socket
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +38,11 @@ if TYPE_CHECKING:
     from ._records import ServiceEntry
 
 __all__ = ["DEFAULT_BACKLOG", "Bound", "bind_entry", "port_of"]
+
+logger = logging.getLogger("aiosock.inetd")
+
+# An address the host cannot have: skipped when the line has others.
+_MISSING_FAMILY = {errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT}
 
 #: The ``listen()`` backlog of stream services.
 DEFAULT_BACKLOG = 511
@@ -200,6 +207,9 @@ async def bind_entry(
 ) -> list[Bound]:
     """Bind (or adopt) every socket of a service; all or nothing.
 
+    An address of a family the host lacks (no IPv6, say) is skipped with a
+    warning, as long as another address of the line is bound.
+
     Raises:
         OSError: A socket could not be made or bound (``EADDRINUSE``, ...).
         AddressError: The line's hosts resolve to no address of its family.
@@ -213,6 +223,7 @@ async def bind_entry(
     assert entry.port is not None, "the services look-up gives every port"
     planned = await _addresses(entry, entry.port)
     made: list[Bound] = []
+    skipped: OSError | None = None
     try:
         port = entry.port
         for endpoint, v6_only in planned:
@@ -224,10 +235,19 @@ async def bind_entry(
                     endpoint, address=attrs.evolve(address, port=port)
                 )
             v6 = v6_only if target.namespace is Namespace.INET6 else None
-            listener, adopted = _make(entry, target, v6, inherited, backlog)
+            try:
+                listener, adopted = _make(entry, target, v6, inherited, backlog)
+            except OSError as exc:
+                if exc.errno not in _MISSING_FAMILY:
+                    raise
+                logger.warning("%s: not on %s: %s", entry.name, target, exc.strerror)
+                skipped = exc
+                continue
             made.append(Bound(listener, adopted=adopted))
             if port == 0:
                 port = port_of(listener.endpoint)
+        if not made and skipped is not None:
+            raise skipped
     except BaseException:
         for bound in made:
             bound.listener.close()
