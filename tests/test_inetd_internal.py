@@ -110,10 +110,15 @@ def test_refusal(
 
 
 def test_public_names() -> None:
-    """The internal services are importable from aiosock.inetd."""
+    """The internal services are importable from aiosock.inetd, with the rest."""
     for name in ("echo", "discard", "chargen", "daytime", "time"):
         assert callable(getattr(inetd, name))
         assert callable(getattr(inetd, f"{name}_datagram"))
+    assert sorted(inetd.__all__) == sorted(
+        name for name in vars(inetd) if not name.startswith("_")
+    )
+    for name in ("Inetd", "InetdConfig", "ServiceEntry", "Limits", "parse_inetd_conf"):
+        assert name in inetd.__all__
 
 
 async def _pair_with(handler: Any) -> tuple[aiosock.Stream, Any]:
