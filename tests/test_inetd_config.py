@@ -487,3 +487,20 @@ def test_internal_lines_round_trip(name: str, protocol: str, wait: bool) -> None
         SERVICES[name],
         protocol,
     )
+
+
+def test_cli_check_finds_what_would_fail_at_run_time(tmp_path: Path) -> None:
+    """--check also reports unknown users, missing programs and bad handlers."""
+    path = tmp_path / "runtime.conf"
+    path.write_text(
+        "echo stream tcp nowait root internal\n"
+        "1234 stream tcp nowait nosuchuser /bin/cat cat\n"
+        "1235 stream tcp nowait root /nonexistent/program x\n"
+        "1236 stream tcp nowait root python:nosuch.module:handler\n"
+    )
+    result = _check("--config", str(path))
+    assert result.returncode == 1
+    assert f"{path}:2: unknown user 'nosuchuser' (field 'user')" in result.stderr
+    assert f"{path}:3: expected a program at /nonexistent/program" in result.stderr
+    assert f"{path}:4: cannot import 'nosuch.module'" in result.stderr
+    assert "4 services, 3 problems" in result.stdout
