@@ -693,3 +693,27 @@ async def test_aclose_returns_with_connections_closed(
     finally:
         for client in clients:
             client.close()
+
+
+async def test_connection_cancelled_before_its_first_step_closes_the_socket(
+    open_fds: Callable[[], int],
+) -> None:
+    """A connection accepted and cancelled in the same loop iteration leaks no fd."""
+    import socket as socket_module
+
+    async def handler(stream: aiosock.Stream) -> None:
+        raise AssertionError("the handler must not run")
+
+    before = open_fds()
+    server = await aiosock.serve(handler, "tcp://127.0.0.1:0")
+    client = socket_module.create_connection(server.endpoints[0].address.to_sockaddr())
+    try:
+        # The handshake is complete, so the connection waits in the backlog:
+        # accept it by hand and close the server before its task takes a step.
+        server._pause()
+        server._accept(server._listeners[0])
+        assert server.accepted_connections == 1
+        await server.aclose()
+    finally:
+        client.close()
+    assert open_fds() == before

@@ -201,3 +201,23 @@ async def test_cancelled_aclose_aborts() -> None:
     with pytest.raises(aiosock.ClosedResourceError):
         await a.send(b"more")
     await b.aclose()
+
+
+async def test_failed_tls_handshake_is_not_a_server_error(
+    tls_contexts: tuple[ssl.SSLContext, ssl.SSLContext],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A client refusing the server's certificate is logged at INFO, not ERROR."""
+    server_ctx, _client_ctx = tls_contexts
+    caplog.set_level(logging.INFO, logger="aiosock.server")
+    untrusting = ssl.create_default_context()  # does not know the test CA
+    server = await aiosock.serve(
+        lambda stream: stream.aclose(), "tcp://127.0.0.1:0", ssl=server_ctx
+    )
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await aiosock.connect(server.endpoints[0], ssl=untrusting, timeout=10)
+    async with asyncio.timeout(10):
+        await server.aclose(grace=10)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, [r.getMessage() for r in errors]
+    assert any("failed to start" in r.getMessage() for r in caplog.records)

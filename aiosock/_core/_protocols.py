@@ -347,9 +347,9 @@ async def connect_protocol(
         happy_eyeballs_delay: Seconds between attempts to successive addresses.
 
     Returns:
-        The transport and the protocol (as given to the transport: on the default
+        The transport and the protocol that the transport calls. On the default
         loop a plain protocol is wrapped in a :class:`BufferedAdapter`, whose
-        ``protocol`` attribute is yours).
+        ``protocol`` attribute is yours.
 
     Raises:
         TimeoutError: ``timeout`` passed first.

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import logging
 import socket
 from typing import TYPE_CHECKING, Any
@@ -243,15 +244,26 @@ class Server:
     def _start(self, conn: socket.socket) -> None:
         conn.setblocking(False)
         self._accepted += 1
+        # The socket waits here until the task's first step takes it: a task
+        # cancelled before that step never runs its body, so whatever is left
+        # here is closed when the task ends.
+        unclaimed = [conn]
         try:
-            task = self._loop.create_task(self._run_connection(conn))
+            task = self._loop.create_task(self._claim(unclaimed))
         except BaseException:
             conn.close()
             raise
         self._tasks.add(task)
-        task.add_done_callback(self._connection_done)
+        task.add_done_callback(functools.partial(self._connection_done, unclaimed))
 
-    def _connection_done(self, task: asyncio.Task[None]) -> None:
+    async def _claim(self, unclaimed: list[socket.socket]) -> None:
+        await self._run_connection(unclaimed.pop())
+
+    def _connection_done(
+        self, unclaimed: list[socket.socket], task: asyncio.Task[None]
+    ) -> None:
+        for conn in unclaimed:
+            conn.close()
         self._tasks.discard(task)
         if not task.cancelled():
             exc = task.exception()

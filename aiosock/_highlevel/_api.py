@@ -187,6 +187,12 @@ async def serve(
         stream = cls(loop, half_close=half_close)
         try:
             await make_transport(conn, lambda: stream, ssl=ssl, server_side=True)
+        except OSError as exc:
+            # A TLS handshake the client broke off or refused, or a connection
+            # reset before it was set up: the peer's doing, not a server error.
+            conn.close()
+            logger.info("connection from %s failed to start: %s", peer, exc)
+            return
         except BaseException:
             conn.close()
             raise
