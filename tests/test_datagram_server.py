@@ -275,3 +275,42 @@ async def test_argument_errors() -> None:
         await aiosock.serve_datagram(echo_upper, "udp://127.0.0.1:0", max_concurrent=0)
     with pytest.raises(aiosock.AddressError):
         await aiosock.serve_datagram(echo_upper, "tcp://127.0.0.1:0")
+
+
+async def test_workers_end_when_the_loop_cancels_every_task() -> None:
+    """A server left open does not hold up loop shutdown: its workers end on cancel."""
+    server = await aiosock.serve_datagram(echo_upper, "udp://127.0.0.1:0")
+    assert await _ask(server, b"x") == [b"X"]
+    workers = asyncio.all_tasks() - {asyncio.current_task()}
+    assert workers
+    for task in workers:
+        task.cancel()
+    async with asyncio.timeout(TIMEOUT):
+        await asyncio.gather(*workers, return_exceptions=True)
+    await server.aclose()
+
+
+async def test_a_handler_that_is_not_async_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A handler that returns no awaitable is logged; the server goes on."""
+    calls: list[bytes] = []
+    two = asyncio.Event()
+
+    def handler(data: bytes, address: object, sock: aiosock.DatagramSocket) -> None:
+        calls.append(data)
+        if len(calls) == 2:
+            two.set()  # the server logs this call's failure right after it
+
+    caplog.set_level(logging.ERROR, logger="aiosock.server")
+    server = await aiosock.serve_datagram(handler, "udp://127.0.0.1:0")  # type: ignore[arg-type]
+    async with (
+        server,
+        await aiosock.open_datagram(remote=server.endpoints[0]) as client,
+    ):
+        await client.send(b"one")
+        await client.send(b"two")
+        async with asyncio.timeout(TIMEOUT):
+            await two.wait()
+    assert calls == [b"one", b"two"]
+    assert [r.getMessage().count("raised") for r in caplog.records] == [1, 1]

@@ -103,7 +103,11 @@ class _ServedSocket(DatagramSocket):
         context = self._base_context.copy()
         # The awaitable's iterator: ``next`` on it runs the first step, and a
         # handler that returns ends it without raising StopIteration (cheaper).
-        steps = self._handler(data, address, self).__await__()
+        try:
+            steps = self._handler(data, address, self).__await__()
+        except Exception as exc:  # not an async handler, or it raised at once
+            self._server._failed(exc, address)
+            return
         task = worker.task
         loop = self._loop
         try:
@@ -342,8 +346,6 @@ class DatagramServer:
 
     async def _work(self, worker: _Worker) -> None:
         loop = self._loop
-        task = worker.task
-        assert task is not None
         while True:
             handoff = worker.handoff
             if handoff is None:
@@ -352,18 +354,20 @@ class DatagramServer:
                         worker.idle = False
                         self._idle.remove(worker)
                     handoff = self._from_backlog()
+                    if handoff is None:
+                        continue
                 else:
-                    await self._park(worker, task, loop)
+                    await self._park(worker, loop)
                     continue
             worker.handoff = None
             coro, context, yielded, throw, address = handoff
             try:
                 await _eager.drive(coro, context, yielded=yielded, throw=throw)
             except asyncio.CancelledError:
-                if self._closing:
-                    raise
-                while task.uncancel():  # the handler was cancelled, not the worker
-                    pass
+                # The worker's task was cancelled (aclose, the loop shutting
+                # down, or the handler cancelling "its" task): it ends, as a
+                # task of its own would; a new worker is made when needed.
+                raise
             except Exception as exc:
                 self._log_failure(exc, address)
             finally:
@@ -372,9 +376,7 @@ class DatagramServer:
                 self._back_to_idle(worker)
                 self._resume_reading()
 
-    async def _park(
-        self, worker: _Worker, task: asyncio.Task[None], loop: asyncio.AbstractEventLoop
-    ) -> None:
+    async def _park(self, worker: _Worker, loop: asyncio.AbstractEventLoop) -> None:
         if not worker.idle:
             self._back_to_idle(worker)
         parked = worker.parked = loop.create_future()
@@ -383,12 +385,7 @@ class DatagramServer:
         except asyncio.CancelledError:
             handoff = worker.handoff
             if handoff is None:
-                if self._closing:
-                    raise
-                # A handler cancelled its task inline, then finished there.
-                while task.uncancel():
-                    pass
-                return
+                raise  # an idle worker cancelled: aclose or loop shutdown
             # Cancelled while a handler was being handed over: pass it on.
             coro, context, yielded, _, address = handoff
             cancel = asyncio.CancelledError()
@@ -396,12 +393,15 @@ class DatagramServer:
         finally:
             worker.parked = None
 
-    def _from_backlog(self) -> tuple[Any, contextvars.Context, Any, Any, Any]:
+    def _from_backlog(self) -> tuple[Any, contextvars.Context, Any, Any, Any] | None:
         sock, data, address = self._backlog.popleft()
+        try:
+            steps = self._handler(data, address, sock).__await__()
+        except Exception as exc:
+            self._log_failure(exc, address)
+            return None
         self._busy += 1
-        context = self._context.copy()
-        steps = self._handler(data, address, sock).__await__()
-        return (steps, context, _eager.NOT_STARTED, None, address)
+        return (steps, self._context.copy(), _eager.NOT_STARTED, None, address)
 
     def _wait(self, sock: _ServedSocket, data: bytes, address: ConcreteAddress) -> None:
         """Every worker is busy: keep the datagram, and stop reading if we can."""
@@ -429,7 +429,11 @@ class DatagramServer:
     def _start_task(
         self, sock: _ServedSocket, data: bytes, address: ConcreteAddress
     ) -> None:
-        steps = self._handler(data, address, sock).__await__()
+        try:
+            steps = self._handler(data, address, sock).__await__()
+        except Exception as exc:
+            self._log_failure(exc, address)
+            return
         self._start_steps(steps, self._context.copy(), address)
 
     def _start_steps(
