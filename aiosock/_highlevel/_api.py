@@ -30,7 +30,7 @@ from ._packet_api import (
     serve_packets,
     wants_packets,
 )
-from ._stream import Stream, stream_class
+from ._stream import Stream, stream_class, watched_stream_class
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
@@ -140,6 +140,7 @@ async def serve(
     ssl: ssl_module.SSLContext | None = None,
     sock: socket.socket | list[socket.socket] | None = None,
     mode: int = DEFAULT_SOCKET_MODE,
+    idle_timeout: float | None = None,
 ) -> Server:
     """Serve ``handler(stream)`` for every connection to ``endpoints``.
 
@@ -160,12 +161,28 @@ async def serve(
         ssl: Serve TLS with this server-side ``ssl.SSLContext``.
         sock: Already listening socket(s) to adopt (as systemd passes them).
         mode: The file mode of socket files made for ``unix:`` endpoints.
+        idle_timeout: Reset a connection with no traffic (nothing received, no
+            ``send``, no write-buffer progress) for this many seconds (at most a
+            quarter more); its handler's ``receive``/``send`` then raise
+            :class:`~aiosock.BrokenResourceError` caused by a ``TimeoutError``.
+            For a deadline on one read, wrap it in ``asyncio.timeout``.
 
     Returns:
         The running :class:`~aiosock.Server`; ``server.endpoints`` lists what is
         bound, with port 0 resolved.
     """
+    if idle_timeout is not None and not (
+        isinstance(idle_timeout, int | float)
+        and not isinstance(idle_timeout, bool)
+        and idle_timeout > 0
+    ):
+        raise ValueError(
+            f"'idle_timeout' must be a positive number of seconds or None"
+            f" (got {idle_timeout!r})"
+        )
     if ssl is None and wants_packets(endpoints, sock):
+        if idle_timeout is not None:
+            raise ValueError("'idle_timeout' is for byte streams, not unixpacket")
         # unixpacket: record streams (typed code calls serve_packets).
         return await serve_packets(
             handler,  # type: ignore[arg-type]
@@ -177,7 +194,7 @@ async def serve(
             mode=mode,
         )
     loop = asyncio.get_running_loop()
-    cls = stream_class(loop)
+    cls = stream_class(loop) if idle_timeout is None else watched_stream_class(loop)
     half_close = ssl is None
 
     async def run_connection(conn: socket.socket) -> None:
@@ -196,6 +213,8 @@ async def serve(
         except BaseException:
             conn.close()
             raise
+        if idle_timeout is not None:
+            stream.watch_idle(idle_timeout)  # type: ignore[attr-defined]
         try:
             await handler(stream)
         except asyncio.CancelledError:

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from .._foundation._credentials import Credentials
     from ._local import LocalMessage
 
-__all__ = ["DEFAULT_MAX_BYTES", "Stream", "stream_class"]
+__all__ = ["DEFAULT_MAX_BYTES", "Stream", "stream_class", "watched_stream_class"]
 
 #: The default ``max_bytes`` of :meth:`Stream.receive`.
 DEFAULT_MAX_BYTES: Final = 65536
@@ -542,10 +542,24 @@ class Stream(asyncio.Protocol):
             self.abort()
             raise
 
+    def _expire(self, exc: BaseException) -> None:
+        """Abort the connection because of ``exc`` (a timeout): not a local close.
+
+        Waiters, and every later ``receive`` or ``send``, get
+        :class:`~aiosock.BrokenResourceError` caused by ``exc``.
+        """
+        if self._closing or self._lost:
+            return
+        self._error = exc
+        self._reset()
+
     def abort(self) -> None:
         """Close at once, discarding unsent data (a TCP peer sees a reset)."""
         self._closing = True
         self._wake_at_end()
+        self._reset()
+
+    def _reset(self) -> None:
         transport = self._transport
         if transport is not None and not self._lost:
             raw = transport.get_extra_info("socket")
@@ -724,3 +738,90 @@ class _BufferedStream(Stream, asyncio.BufferedProtocol):
 def stream_class(loop: asyncio.AbstractEventLoop) -> type[Stream]:
     """Return the fastest ``Stream`` flavour for ``loop``."""
     return Stream if current_loop_name(loop) == "uvloop" else _BufferedStream
+
+
+#: Quiet checks in a row that make a connection idle: it is closed between
+#: ``idle_timeout`` and ``idle_timeout * (1 + 1 / _IDLE_CHECKS)`` after its last
+#: traffic.
+_IDLE_CHECKS: Final = 4
+
+
+def _watched(base: type[Stream]) -> type[Stream]:
+    """Return a subclass of ``base`` that notes traffic, for ``idle_timeout``.
+
+    Only servers given ``idle_timeout`` use it: every other stream keeps the plain
+    per-message path. Traffic is any data received, any ``send`` call, and the
+    write buffer draining (a peer that reads what it was sent).
+    """
+
+    class Watched(base):  # type: ignore[valid-type,misc]
+        __slots__ = ("_active", "_idle_handle", "_idle_period", "_quiet")
+
+        def data_received(self, data: bytes) -> None:
+            self._active = True
+            super().data_received(data)
+
+        def send(self, data: bytes | bytearray | memoryview) -> Awaitable[None]:
+            self._active = True
+            return super().send(data)  # type: ignore[no-any-return]
+
+        def resume_writing(self) -> None:
+            self._active = True
+            super().resume_writing()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            handle = getattr(self, "_idle_handle", None)
+            if handle is not None:
+                handle.cancel()
+            super().connection_lost(exc)
+
+        def watch_idle(self, timeout: float) -> None:
+            self._active = False
+            self._quiet = 0
+            self._idle_period = timeout / _IDLE_CHECKS
+            self._idle_handle = self._loop.call_later(
+                self._idle_period, self._check_idle
+            )
+
+        def _check_idle(self) -> None:
+            self._idle_handle = None
+            if self._lost:
+                return
+            if self._active:
+                self._active = False
+                self._quiet = 0
+            else:
+                self._quiet += 1
+                if self._quiet >= _IDLE_CHECKS:
+                    if self._closing:
+                        # aclose() waits for a flush that makes no progress.
+                        self._reset()
+                        return
+                    seconds = self._idle_period * _IDLE_CHECKS
+                    self._expire(
+                        TimeoutError(f"no traffic for {seconds:g}s (idle_timeout)")
+                    )
+                    return
+            self._idle_handle = self._loop.call_later(
+                self._idle_period, self._check_idle
+            )
+
+    Watched.__name__ = Watched.__qualname__ = f"Watched{base.__name__}"
+    return Watched
+
+
+_WATCHED: dict[type[Stream], type[Stream]] = {}
+
+
+def watched_stream_class(loop: asyncio.AbstractEventLoop) -> type[Stream]:
+    """Return :func:`stream_class`'s flavour, noting traffic for ``idle_timeout``.
+
+    Its instances have ``watch_idle(seconds)``: after that many seconds with no
+    traffic the connection is reset, and the handler's ``receive``/``send`` raise
+    :class:`~aiosock.BrokenResourceError` caused by a ``TimeoutError``.
+    """
+    base = stream_class(loop)
+    cls = _WATCHED.get(base)
+    if cls is None:
+        cls = _WATCHED[base] = _watched(base)
+    return cls

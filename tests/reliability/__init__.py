@@ -1,0 +1,1 @@
+"""Reliability suite: faults, overload and hostile input (``-m reliability``)."""
