@@ -50,7 +50,7 @@ async def serve_ledger(ledger: TextIO, grace: float) -> None:
     """Record then acknowledge numbered messages; SIGTERM closes with grace."""
 
     async def handler(stream: aiosock.Stream) -> None:
-        while True:
+        while not stop.is_set():  # shutting down: finish the message, then close
             try:
                 line = await stream.receive_until(b"\n", max_bytes=32)
             except aiosock.IncompleteReadError:
@@ -60,8 +60,8 @@ async def serve_ledger(ledger: TextIO, grace: float) -> None:
             await stream.send(line)
 
     loop = asyncio.get_running_loop()
-    server = await aiosock.serve(handler, "tcp://127.0.0.1:0", backlog=1024)
     stop = asyncio.Event()
+    server = await aiosock.serve(handler, "tcp://127.0.0.1:0", backlog=1024)
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_reader(sys.stdin.fileno(), stop.set)
     port = server.endpoints[0].address.port  # type: ignore[union-attr]
