@@ -7,6 +7,7 @@ Each is run by a Python that the configured user can execute (the system's
 from __future__ import annotations
 
 import os
+import pwd
 import stat
 import sys
 from pathlib import Path
@@ -94,6 +95,14 @@ while True:
         break
     os.write(1, data)
 """
+
+
+def child_user() -> str:
+    """The user the test services run as: nobody when the tests run as root and
+    a Python nobody can run exists, else the tests' own user."""
+    if os.geteuid() == 0 and os.path.exists("/usr/bin/python3"):
+        return "nobody"
+    return pwd.getpwuid(os.geteuid()).pw_name
 
 
 def python_for_children() -> str:

@@ -19,8 +19,9 @@ import pytest
 
 from aiosock.inetd._activation import notify, take_listen_fds
 from tests.inetd_helpers import LOOPS, Daemon, tcp_exchange, udp_exchange
+from tests.inetd_programs import child_user
 
-USER = "nobody" if os.geteuid() == 0 else os.environ.get("USER", "root")
+USER = child_user()
 
 
 @pytest.fixture

@@ -438,7 +438,7 @@ _LINE = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(_LINE, max_size=8).map("\n".join))
 def test_never_crashes(text: str) -> None:
     """Every input parses: entries plus problems, never an exception."""
@@ -463,7 +463,7 @@ def test_never_crashes(text: str) -> None:
         }
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.text(max_size=200))
 def test_arbitrary_text_never_crashes(text: str) -> None:
     """Arbitrary text never raises from the parser."""
@@ -471,7 +471,7 @@ def test_arbitrary_text_never_crashes(text: str) -> None:
     parse_inetd_conf(text)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(
     st.sampled_from(sorted(SERVICES)),
     st.sampled_from(["tcp", "tcp4", "tcp6", "udp", "udp46"]),

@@ -5,7 +5,6 @@ use. One service failing never stops the others or the daemon.
 
 from __future__ import annotations
 
-import os
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -15,9 +14,9 @@ import attrs
 import pytest
 
 from tests.inetd_helpers import LOOPS, Daemon, tcp_exchange, udp_exchange
-from tests.inetd_programs import python_for_children, write_programs
+from tests.inetd_programs import child_user, python_for_children, write_programs
 
-USER = "nobody" if os.geteuid() == 0 else os.environ.get("USER", "root")
+USER = child_user()
 
 
 @attrs.define

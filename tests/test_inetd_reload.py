@@ -7,7 +7,6 @@ in-process handlers and to children) survive all of it.
 
 from __future__ import annotations
 
-import os
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -16,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.inetd_helpers import LOOPS, Daemon, tcp_exchange
-from tests.inetd_programs import python_for_children, write_programs
+from tests.inetd_programs import child_user, python_for_children, write_programs
 
-USER = "nobody" if os.geteuid() == 0 else os.environ.get("USER", "root")
+USER = child_user()
 
 
 def _free_port() -> int:

@@ -24,15 +24,10 @@ from tests.inetd_helpers import (
     udp_exchange,
     unix_exchange,
 )
-from tests.inetd_programs import python_for_children, write_programs
+from tests.inetd_programs import child_user, python_for_children, write_programs
 
-ROOT = os.geteuid() == 0
-USER = "nobody" if ROOT else pwd.getpwuid(os.geteuid()).pw_name
-GROUP = (
-    grp.getgrgid(pwd.getpwnam("nobody").pw_gid).gr_name
-    if ROOT
-    else grp.getgrgid(os.getegid()).gr_name
-)
+USER = child_user()
+GROUP = grp.getgrgid(pwd.getpwnam(USER).pw_gid).gr_name
 
 
 @pytest.fixture(scope="module", params=LOOPS)
