@@ -7,8 +7,11 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import os
+import pwd
 import socket
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -218,3 +221,20 @@ async def test_address_the_host_lacks_is_skipped(
         assert len(status.endpoints) == 1
         assert await exchange(status.endpoints[0], b"v4") == b"v4"
     assert "echo/tcp: not on tcp://[2001:db8::dead]" in caplog.text
+
+
+async def test_seqpacket_unix_program(short_tmp: Path) -> None:
+    """A seqpacket Unix service gives each connection to a program (records kept)."""
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    path = short_tmp / "cat.seq"
+    text = f"{path} seqpacket unix nowait {user} /bin/cat cat\n"
+    async with Inetd(config(text)) as inetd:
+        assert inetd.endpoints() == (f"unixpacket:{path}",)
+        loop = asyncio.get_running_loop()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
+            sock.setblocking(False)
+            await loop.sock_connect(sock, str(path))
+            await loop.sock_sendall(sock, b"one record")
+            assert (
+                await asyncio.wait_for(loop.sock_recv(sock, 100), 10) == b"one record"
+            )
