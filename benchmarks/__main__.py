@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import _env, catalog, report
+from benchmarks import _env, catalog, memory, report
 from benchmarks._harness import (
     HERE,
     ServerFailed,
@@ -176,8 +176,6 @@ def run_idle(
     record: dict[str, Any],
 ) -> None:
     """Memory per idle connection, each server in turn, interleaved rounds."""
-    from benchmarks import memory
-
     count = settings["idle"]
     c_server = compile_c("echo_server", workdir)
     for _ in range(rounds):
@@ -275,7 +273,9 @@ def run_workload(
         from benchmarks.inetd_bench import INETDS
 
         servers = [
-            {"id": k, "label": v[0], "group": "inetd"} for k, v in INETDS.items()
+            {"id": k, "label": v[0], "group": "peer" if k == k0 else "aiosock"}
+            for k0 in [workload.base]
+            for k, v in INETDS.items()
         ]
         record = new_record(workload, servers)
         run_inetd(workload, rounds, settings, workdir, record)
@@ -290,7 +290,8 @@ def run_workload(
             record["skipped"][server.id] = why
             print(f"  skipping {server.id}: {why}", flush=True)
     if workload.style == "idle":
-        run_idle(workload, chosen, min(rounds, 3), settings, workdir, record)
+        idle_rounds = 1 if args.quick and not args.rounds else min(rounds, 3)
+        run_idle(workload, chosen, idle_rounds, settings, workdir, record)
     else:
         run_echo(workload, chosen, rounds, settings, workdir, record)
     return record
@@ -319,6 +320,7 @@ def main(argv: list[str] | None = None) -> None:
         "seconds": args.seconds or base["seconds"],
         "warmup": args.warmup if args.warmup is not None else base["warmup"],
         "idle": args.idle_connections or base["idle"],
+        "idle_batch": memory.BATCH,
     }
     raise_fd_limit()
     workloads = [

@@ -286,7 +286,8 @@ WORKLOADS: tuple[Workload, ...] = (
         clients=10_000,
         size=0,
         unit="KiB/conn",
-        notes="The server's resident set growth divided by the connections held; "
+        notes="Each connection exchanges one byte, then stays idle. The figure is "
+        "the growth of the server's resident set divided by the connections held; "
         "kernel socket buffers are in no process's RSS.",
     ),
     Workload(

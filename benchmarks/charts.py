@@ -21,6 +21,16 @@ COLOURS = {
 }
 
 
+LEGEND = {
+    "aiosock": "aiosock",
+    "baseline": "bare uvloop protocol",
+    "reference": "C",
+    "asyncio": "asyncio",
+    "peer": "peers",
+}
+GROUPS = ("reference", "baseline", "aiosock", "asyncio", "peer")
+
+
 def _pyplot() -> Any:
     import matplotlib
 
@@ -50,11 +60,13 @@ def _overview_data(
         for w in results["workloads"]
         if w["metric"] == "rate" and w["style"] in {"stream", "datagram"}
     ]
-    order: dict[str, str] = {}
+    found: dict[str, tuple[int, int, str]] = {}
     for w in workloads:
         for s in w["servers"]:
-            if w["summary"][s["id"]]["ratio"]:
-                order.setdefault(s["id"], s["label"])
+            if w["summary"][s["id"]]["ratio"] and s["id"] not in found:
+                rank = GROUPS.index(s["group"]) if s["group"] in GROUPS else 9
+                found[s["id"]] = (rank, len(found), s["label"])
+    order = {sid: v[2] for sid, v in sorted(found.items(), key=lambda kv: kv[1])}
     grid = [
         [
             (w["summary"].get(sid, {}).get("ratio") or {}).get("median", math.nan)
@@ -80,6 +92,9 @@ def draw_overview(results: dict[str, Any], path: Path) -> bool:
     ax.imshow(masked, aspect="auto", cmap=cmap, norm=TwoSlopeNorm(1.0, 0.0, top))
     ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
     ax.set_yticks(range(len(labels)), labels)
+    for tick in ax.get_yticklabels():
+        if tick.get_text().startswith("aiosock"):
+            tick.set_fontweight("bold")
     for i, row in enumerate(grid):
         for j, v in enumerate(row):
             if not math.isnan(v):
@@ -141,6 +156,17 @@ def draw_workload(workload: dict[str, Any], path: Path) -> bool:
         ax.set_xlabel(f"x {base}, same round (median; bars: min-max)")
     ax.set_title(workload["title"], fontsize=10)
     ax.margins(x=0.12)
+    from matplotlib.patches import Patch
+
+    present = dict.fromkeys(b[1] for b in bars)
+    ax.legend(
+        handles=[
+            Patch(color=COLOURS.get(g, "#777777"), label=LEGEND.get(g, g))
+            for g in present
+        ],
+        fontsize=7,
+        loc="lower right",
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -1,7 +1,8 @@
 """Memory per idle connection, for every stream server of the catalogue.
 
 The server runs as its own process (pinned to core 0, like the echo runs); a
-client process pinned to core 1 opens N loopback connections and holds them.
+client process pinned to core 1 opens N loopback connections a batch at a
+time, exchanges one byte on each and holds them.
 The figure is the growth of the server's resident set size divided by N, read
 from /proc once the server holds every connection (its descriptor count tells).
 Kernel socket buffers are not in any process's RSS, so the C server shows what
@@ -26,14 +27,30 @@ from benchmarks._harness import (
 )
 
 HOLD_SECONDS = 180  # the client never outlives this, even if nobody kills it
+BATCH = 40  # under every server's listen backlog (Twisted's default is 50)
 
 
 def hold(port: int, count: int) -> None:
-    """Open count connections to 127.0.0.1:port, say so, and hold them."""
-    socks = []
-    for _ in range(count):
-        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        socks.append(sock)
+    """Open count connections to 127.0.0.1:port, say so, and hold them.
+
+    Connections are opened BATCH at a time, and each batch exchanges one byte
+    per connection before the next is opened: the echoes show that the server
+    has accepted and set up every connection so far, so its listen queue never
+    overflows (a dropped SYN would cost a second), and what is measured is
+    connected clients gone quiet.
+    """
+    socks: list[socket.socket] = []
+    while len(socks) < count:
+        batch = [
+            socket.create_connection(("127.0.0.1", port), timeout=30)
+            for _ in range(min(BATCH, count - len(socks)))
+        ]
+        for sock in batch:
+            sock.sendall(b"x")
+        for sock in batch:
+            if sock.recv(1) != b"x":
+                sys.exit("the server did not echo")
+        socks += batch
     print("HELD", len(socks), flush=True)
     time.sleep(HOLD_SECONDS)
 

@@ -179,6 +179,31 @@ def rows(workload: dict[str, Any]) -> list[list[str]]:
     return out
 
 
+def glance(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Per workload: the best aiosock design, the best peer, the C server."""
+    heads = ["workload", "best aiosock design", "best peer", "C server"]
+    body = []
+    for w in results["workloads"]:
+        lower = w["metric"] == "rss_per_conn"
+
+        def best(group: str, w: dict[str, Any] = w, lower: bool = lower) -> str:
+            cands = [
+                (s["label"], w["summary"][s["id"]])
+                for s in w["servers"]
+                if s["group"] == group and w["summary"][s["id"]]["n"]
+            ]
+            if not cands:
+                return "-"
+            pick = min if lower else max
+            label, su = pick(cands, key=lambda c: _value(c[1]) or 0.0)
+            if lower:
+                return f"{label}: {fmt_value(_value(su), w['unit'])}"
+            return f"{label}: {fmt_ratio(su['ratio'])}"
+
+        body.append([w["name"], best("aiosock"), best("peer"), best("reference")])
+    return heads, body
+
+
 def _md_table(heads: list[str], body: list[list[str]]) -> list[str]:
     def esc(cell: str) -> str:
         return cell.replace("|", "\\|")
@@ -248,12 +273,20 @@ def headroom_sentence(workload: dict[str, Any], room: dict[str, Any]) -> str:
     )
 
 
-def machine_lines(results: dict[str, Any]) -> list[tuple[str, str]]:
+def machine_lines(
+    results: dict[str, Any], with_note: bool = True
+) -> list[tuple[str, str]]:
+    """The facts of a run: date, settings, machine, versions, source, load."""
     m, v, load = results["machine"], results["versions"], results["load"]
-    versions = ", ".join(f"{k} {val}" for k, val in v.items() if val)
+    versions = ", ".join(
+        val if val.startswith(k) else f"{k} {val}" for k, val in v.items() if val
+    )
     git = results.get("git", {})
     return [
-        ("Date", f"{results['started']} (UTC), {results['duration_s']:.0f} s"),
+        (
+            "Date",
+            f"{results['started']} (UTC); the run took {results['duration_s']:.0f} s",
+        ),
         ("Mode", f"{results['mode']}: {results['settings_text']}"),
         ("Machine", f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']:.0f} GiB"),
         ("System", f"{m['os']}, Linux {m['kernel']}"),
@@ -269,7 +302,7 @@ def machine_lines(results: dict[str, Any]) -> list[tuple[str, str]]:
             "load average {} before, {} after{}".format(
                 " ".join(f"{x:.2f}" for x in load["before"]),
                 " ".join(f"{x:.2f}" for x in load["after"]),
-                f"; {load['note']}" if load.get("note") else "",
+                f"; {load['note']}" if load.get("note") and with_note else "",
             ),
         ),
     ]
@@ -283,6 +316,13 @@ def markdown(results: dict[str, Any]) -> str:
         *[f"- **{k}**: {v}" for k, v in machine_lines(results)],
         "",
         METHOD,
+        "",
+        "## At a glance",
+        "",
+        "Ratios to the base of each workload (the bare uvloop protocol; "
+        "openbsd-inetd for inetd); memory in KiB per connection.",
+        "",
+        *_md_table(*glance(results)),
         "",
     ]
     out += [workload_markdown(w, results["settings"]) for w in results["workloads"]]

@@ -51,8 +51,9 @@ How it measures
   else shares the machine.
 - The load generator is not the bottleneck when the C server outruns every
   Python server: each workload says whether it did, in every round.
-- Memory: a client process holds 10,000 idle connections to the server, and the
-  growth of the server's resident set size is divided by the number held.
+- Memory: a client process opens {idle:,} connections to the server, {batch}
+  at a time, exchanges one byte on each and holds them idle; the growth of the
+  server's resident set size is divided by the number held.
 - inetd: connections per second (connect, 100 bytes each way, close) through
   the internal echo service and through a ``/bin/cat`` spawned per connection.
 """
@@ -81,12 +82,15 @@ def page(results: dict[str, Any], images: dict[str, str]) -> str:
         "   docs/benchmarks/results.json: change benchmarks/rst.py, not this file.",
         "",
         _heading("Benchmarks", "="),
-        INTRO,
+        INTRO.format(
+            idle=results["settings"]["idle"],
+            batch=results["settings"].get("idle_batch", 1),
+        ),
         _heading(f"Latest published run: {date}", "-"),
     ]
     out += [
         f":{k}: {v.replace('*', chr(92) + '*')}"
-        for k, v in report.machine_lines(results)
+        for k, v in report.machine_lines(results, with_note=False)
     ]
     out += [
         "",
@@ -94,6 +98,17 @@ def page(results: dict[str, Any], images: dict[str, str]) -> str:
         " (machine-readable, every round) and "
         ":download:`report.md <benchmarks/report.md>`.",
         "",
+    ]
+    note = results["load"].get("note")
+    if note:
+        out += [".. note::", "", f"   {note}", ""]
+    out += [
+        _heading("At a glance", "-"),
+        "The best aiosock design and the best peer on each workload, as a ratio "
+        "to the workload's base (the bare uvloop protocol; openbsd-inetd for "
+        "inetd), and the C server; memory in KiB per idle connection, lower is "
+        "better.\n",
+        _table(*report.glance(results)),
     ]
     if "overview" in images:
         out += [

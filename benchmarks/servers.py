@@ -23,24 +23,26 @@ class EchoProtocol(asyncio.Protocol):
 
 
 class BufferedEchoProtocol(asyncio.BufferedProtocol):
-    """asyncio's ``BufferedProtocol``, reading into one reused buffer.
+    """asyncio's ``BufferedProtocol``, every connection reading into one buffer.
 
-    When the transport keeps part of a write (the peer is slow), it may hold a
-    view of the buffer (Python 3.12 and later queue views), so the protocol
-    moves on to a fresh buffer.
+    The loop runs one callback at a time and ``buffer_updated`` writes the bytes
+    at once, so one buffer serves every connection. When the transport keeps
+    part of a write (the peer is slow) it may hold a view of the buffer (Python
+    3.12 and later queue views), so the protocols move on to a fresh buffer.
     """
+
+    shared = memoryview(bytearray(65536))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
-        self.buffer = memoryview(bytearray(65536))
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return self.buffer
+        return BufferedEchoProtocol.shared
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.transport.write(self.buffer[:nbytes])  # type: ignore[attr-defined]
+        self.transport.write(BufferedEchoProtocol.shared[:nbytes])  # type: ignore[attr-defined]
         if self.transport.get_write_buffer_size():  # type: ignore[attr-defined]
-            self.buffer = memoryview(bytearray(65536))
+            BufferedEchoProtocol.shared = memoryview(bytearray(65536))
 
 
 async def stream_echo(stream: aiosock.Stream) -> None:
