@@ -220,6 +220,8 @@ class DatagramSocket(asyncio.DatagramProtocol):
             pass
         except TypeError:  # an unhashable sockaddr: never seen on Linux
             return from_sockaddr(self._family, addr)
+        if addr is None and self._remote is not None:
+            return self._remote  # type: ignore[return-value]  # a loop that omits it
         if len(addresses) >= _ADDRESS_CACHE_LIMIT:
             addresses.clear()
         address = addresses[addr] = from_sockaddr(self._family, addr)
