@@ -107,3 +107,36 @@ def test_help_lists_the_options() -> None:
     assert result.returncode == 0, result.stderr
     for option in ("--config", "--check", "--foreground", "--rate", "--retry-time"):
         assert option in result.stdout
+
+
+def test_check_refuses_programs_anyone_can_replace(tmp_path: Path) -> None:
+    """--check reports a world-writable program, or one in a world-writable dir."""
+    import os
+    import subprocess
+    import sys
+
+    open_dir = tmp_path / "open"
+    open_dir.mkdir()
+    open_dir.chmod(0o777)
+    in_open_dir = open_dir / "prog.sh"
+    in_open_dir.write_text("#!/bin/sh\n")
+    in_open_dir.chmod(0o755)
+    writable = tmp_path / "writable.sh"
+    writable.write_text("#!/bin/sh\n")
+    writable.chmod(0o777)
+    user = "nobody" if os.geteuid() == 0 else os.environ.get("USER", "root")
+    config = tmp_path / "inetd.conf"
+    config.write_text(
+        f"127.0.0.1:0 stream tcp nowait {user} {writable} one\n"
+        f"127.0.0.1:0 stream tcp nowait {user} {in_open_dir} two\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "aiosock", "inetd", "--check", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert f"refused to run {writable}: it is writable by every user" in result.stderr
+    assert f"directory {open_dir} is writable by every user" in result.stderr

@@ -47,6 +47,9 @@ def limited(request: pytest.FixtureRequest) -> Iterator[Limited]:
         noexec = directory / "noexec.sh"
         noexec.write_text("#!/bin/sh\necho never\n")
         noexec.chmod(0o644)
+        writable = directory / "writable.sh"
+        writable.write_text("#!/bin/sh\necho replaced\n")
+        writable.chmod(0o777)
         busy = socket.socket()
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -66,6 +69,7 @@ def limited(request: pytest.FixtureRequest) -> Iterator[Limited]:
             f"0 stream tcp nowait.3 {USER} /bin/cat ratecat",
             f"0 stream tcp nowait {USER} /nonexistent/program missing",
             f"0 stream tcp nowait {USER} {noexec} noexec",
+            f"0 stream tcp nowait {USER} {writable} writable",
             "0 stream tcp nowait nosuchuser /bin/cat baduser",
             f"0 stream tcp nowait {USER}:nosuchgroup /bin/cat badgroup",
             f"0 stream tcp nowait.4 {USER} {python_for_children()} crasher "
@@ -204,6 +208,10 @@ def test_rate_limit_disables_then_enables(limited: Limited) -> None:
     [
         ("missing", r"cannot start /nonexistent/program: No such file or directory"),
         ("noexec", r"cannot start \S+noexec\.sh: Permission denied"),
+        (
+            "writable",
+            r"cannot start \S+writable\.sh: refused to run: it is writable by every",
+        ),
         ("baduser", r"cannot start /bin/cat: unknown user 'nosuchuser'"),
         ("badgroup", r"cannot start /bin/cat: unknown group 'nosuchgroup'"),
     ],

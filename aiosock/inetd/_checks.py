@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from .._foundation._errors import ConfigError
 from ._context import resolve_python
-from ._spawn import resolve_user
+from ._spawn import resolve_user, unsafe_program
 
 if TYPE_CHECKING:
     from ._records import ServiceEntry
@@ -51,4 +51,6 @@ def check_entries(
             problem(f"expected a program at {entry.server}, found none", "server")
         elif not os.access(entry.server, os.X_OK):
             problem(f"expected an executable program, got {entry.server}", "server")
+        elif (unsafe := unsafe_program(entry.server)) is not None:
+            problem(f"refused to run {entry.server}: {unsafe}", "server")
     return problems

@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import grp
 import os
 import pwd
+import stat
 import subprocess
 import sys
 import threading
@@ -152,6 +154,34 @@ def child_environment(
     return env
 
 
+def unsafe_program(path: str) -> str | None:
+    """Say why ``path`` is unsafe to run for a service, or ``None`` if it is safe.
+
+    A program that anyone may rewrite, or that sits in a directory anyone may
+    write into without the sticky bit, could be replaced by any local user and
+    then run with the service's user (root, often). inetd refuses to run it, as
+    sshd's StrictModes refuses such key files.
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None  # reported as missing or not executable instead
+    if st.st_mode & stat.S_IWOTH:
+        return "it is writable by every user"
+    directory = os.path.dirname(os.path.abspath(path))
+    while True:
+        try:
+            dst = os.stat(directory)
+        except OSError:
+            return None
+        if dst.st_mode & stat.S_IWOTH and not dst.st_mode & stat.S_ISVTX:
+            return f"directory {directory} is writable by every user"
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
+
+
 def spawn(
     entry: ServiceEntry,
     fd: int,
@@ -177,6 +207,9 @@ def spawn(
         OSError: fork or exec failed (``FileNotFoundError`` for a missing
             program, ``PermissionError`` for one that cannot be executed, ...).
     """
+    unsafe = unsafe_program(entry.server)
+    if unsafe is not None:
+        raise PermissionError(errno.EPERM, f"refused to run: {unsafe}")
     argv: Sequence[str] = entry.argv
     executable = entry.server
     extra: dict[str, str] = {}
