@@ -4,8 +4,9 @@ Strategy (PERFORMANCE.md): uvloop's ``create_datagram_endpoint(sock=...)`` is C
 all the way and is used for UDP there. The default loop's datagram transport
 reads *one* datagram per readable event, so aiosock brings its own
 :class:`DrainingTransport`: an ``add_reader`` callback that receives every queued
-datagram (up to a bounded batch) per wake-up with ``recvfrom_into`` into the
-loop's shared buffer, as Twisted does. It is also used on uvloop for Unix-domain
+datagram (up to a bounded batch) per wake-up, as Twisted does (``recvfrom``
+for datagrams up to 64 KiB, ``recvfrom_into`` the loop's shared buffer for
+larger limits). It is also used on uvloop for Unix-domain
 datagrams, which can be larger than uvloop's fixed 250 kB receive buffer (uvloop
 would cut them short without a word).
 
@@ -44,6 +45,8 @@ __all__ = [
 
 #: The largest UDP payload (65,535 less the 8-byte UDP header; IPv4 takes 20 more).
 MAX_UDP_PAYLOAD: Final = 65527
+#: The largest ``max_size`` read with ``recvfrom`` (larger: ``recvfrom_into``).
+SMALL_DATAGRAMS: Final = 65536
 #: Datagrams received per readable event at most (then other callbacks get a turn).
 READ_BATCH: Final = 128
 #: Bytes of queued outgoing datagrams above which the protocol is paused.
@@ -83,7 +86,9 @@ class DrainingTransport(asyncio.DatagramTransport):
         self._protocol = protocol
         self._max_size = max_size
         self._view = (
-            shared_buffer(loop)
+            None
+            if max_size <= SMALL_DATAGRAMS
+            else shared_buffer(loop)
             if max_size <= SHARED_BUFFER_SIZE
             else memoryview(bytearray(max_size))
         )
@@ -125,8 +130,39 @@ class DrainingTransport(asyncio.DatagramTransport):
         return self._reading
 
     def _read_ready(self) -> None:
+        if self._max_size > SMALL_DATAGRAMS:
+            self._read_large()
+            return
+        # Up to 64 KiB, recvfrom() into a fresh bytes object is cheaper than
+        # recvfrom_into() a reused buffer and a copy (the allocation comes from
+        # the heap and is shrunk in place). MSG_TRUNC makes the kernel return
+        # the datagram's real length, so one longer than the limit is seen.
+        recv = self._sock.recvfrom
+        limit = self._max_size
+        protocol = self._protocol
+        received = protocol.datagram_received
+        for _ in range(READ_BATCH):
+            try:
+                data, addr = recv(limit, _MSG_TRUNC)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                # An ICMP error reported by the kernel (connected UDP), once.
+                protocol.error_received(exc)
+            else:
+                if len(data) <= limit:
+                    received(data, addr)
+                else:
+                    protocol.error_received(too_large(len(data), limit))
+            if not self._reading:
+                return
+
+    def _read_large(self) -> None:
+        # Larger limits read into one reused buffer: a fresh allocation that
+        # large would be an mmap/munmap pair per datagram.
         recv = self._sock.recvfrom_into
         view = self._view
+        assert view is not None
         limit = self._max_size
         protocol = self._protocol
         received = protocol.datagram_received
@@ -136,7 +172,6 @@ class DrainingTransport(asyncio.DatagramTransport):
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
-                # An ICMP error reported by the kernel (connected UDP), once.
                 protocol.error_received(exc)
             else:
                 if n <= limit:
