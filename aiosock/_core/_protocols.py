@@ -34,6 +34,7 @@ __all__ = [
     "BufferedAdapter",
     "connect_protocol",
     "make_transport",
+    "open_transport",
     "serve_protocol",
     "server_hostname_for",
     "start_server",
@@ -358,6 +359,35 @@ async def connect_protocol(
         AddressError: The endpoint is malformed or not a stream endpoint.
     """
     loop = asyncio.get_running_loop()
+    return await open_transport(
+        endpoint,
+        lambda: _track(factory(), loop, None),
+        timeout=timeout,
+        local=local,
+        options=options,
+        ssl=ssl,
+        server_hostname=server_hostname,
+        happy_eyeballs_delay=happy_eyeballs_delay,
+    )
+
+
+async def open_transport(
+    endpoint: EndpointLike,
+    factory: Callable[[], asyncio.BaseProtocol],
+    *,
+    timeout: float | None,
+    local: EndpointLike | None,
+    options: Mapping[str, Any] | None,
+    ssl: ssl_module.SSLContext | None,
+    server_hostname: str | None,
+    happy_eyeballs_delay: float,
+) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
+    """Connect to a stream endpoint and put a transport with ``factory()`` on it.
+
+    The one connection sequence of :func:`connect_protocol` and
+    :func:`aiosock.connect`: parse, resolve and race the addresses (happy
+    eyeballs), all under ``timeout``; the socket is closed if anything fails.
+    """
     target = as_endpoint(endpoint, Style.STREAM)
     bind_to = None if local is None else as_endpoint(local, Style.STREAM)
     if server_hostname is None:
@@ -371,10 +401,7 @@ async def connect_protocol(
         )
         try:
             return await make_transport(
-                sock,
-                lambda: _track(factory(), loop, None),
-                ssl=ssl,
-                server_hostname=server_hostname,
+                sock, factory, ssl=ssl, server_hostname=server_hostname
             )
         except BaseException:
             sock.close()

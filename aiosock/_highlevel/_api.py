@@ -17,12 +17,11 @@ import socket
 import ssl as ssl_module
 from typing import TYPE_CHECKING, Any
 
-from .._core._connect import DEFAULT_HAPPY_EYEBALLS_DELAY, open_connected_socket
+from .._core._connect import DEFAULT_HAPPY_EYEBALLS_DELAY
 from .._core._listeners import DEFAULT_SOCKET_MODE
-from .._core._protocols import make_transport, server_hostname_for, start_server
+from .._core._protocols import make_transport, open_transport, start_server
 from .._foundation._addresses import from_sockaddr
-from .._foundation._concepts import Namespace, Style
-from .._foundation._endpoints import EndpointLike, as_endpoint
+from .._foundation._concepts import Namespace
 from .._foundation._errors import AddressError, BrokenResourceError
 from ._packet_api import (
     connect_packets,
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
 
     from .._core._server import Server
+    from .._foundation._endpoints import EndpointLike
 
 __all__ = ["connect", "serve", "stream_pair", "wrap_socket"]
 
@@ -113,22 +113,19 @@ async def connect(
             endpoint, timeout=timeout, local=local, options=options
         )
         return packets  # type: ignore[return-value]
-    target = as_endpoint(endpoint, Style.STREAM)
-    bind_to = None if local is None else as_endpoint(local, Style.STREAM)
-    if server_hostname is None:
-        server_hostname = server_hostname_for(target, ssl)
-    async with asyncio.timeout(timeout):
-        sock = await open_connected_socket(
-            target,
-            local=bind_to,
-            options=options,
-            happy_eyeballs_delay=happy_eyeballs_delay,
-        )
-        try:
-            return await wrap_socket(sock, ssl=ssl, server_hostname=server_hostname)
-        except BaseException:
-            sock.close()
-            raise
+    loop = asyncio.get_running_loop()
+    stream = stream_class(loop)(loop, half_close=ssl is None)
+    await open_transport(
+        endpoint,
+        lambda: stream,
+        timeout=timeout,
+        local=local,
+        options=options,
+        ssl=ssl,
+        server_hostname=server_hostname,
+        happy_eyeballs_delay=happy_eyeballs_delay,
+    )
+    return stream
 
 
 async def serve(
