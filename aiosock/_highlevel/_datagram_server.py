@@ -8,7 +8,8 @@ no loop iteration; one that has to wait is handed to that worker, which drives
 it to its end. There are at most ``max_concurrent`` workers. When all of them
 are busy, datagrams wait in a bounded backlog and reading pauses where the
 transport can pause (the kernel's queue then holds the rest, and counts what it
-drops); where it cannot (uvloop's transport), what does not fit the backlog is
+drops). Servers use aiosock's draining transport on both loops (see
+``_dgram_transport``), which can pause; what still does not fit the backlog is
 dropped and counted in :attr:`DatagramServer.dropped`.
 
 The lifecycle is that of :class:`~aiosock.Server`: :meth:`DatagramServer.aclose`
@@ -521,7 +522,11 @@ async def serve_datagram(
     try:
         for item in bound:
             sock = await wrap_datagram(
-                item, max_size=max_size, factory=_ServedSocket, server=server
+                item,
+                max_size=max_size,
+                factory=_ServedSocket,
+                draining=True,  # measured faster for servers, on uvloop too
+                server=server,
             )
             server._sockets.append(sock)  # type: ignore[arg-type]
     except BaseException:
