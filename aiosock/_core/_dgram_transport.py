@@ -84,6 +84,9 @@ class DrainingTransport(asyncio.DatagramTransport):
         self._sock = sock
         self._fd = sock.fileno()
         self._protocol = protocol
+        # A protocol may ask to hear where each batch of datagrams starts and
+        # ends (``begin_batch``/``end_batch``), as a datagram server does.
+        self._batch_hooks = hasattr(protocol, "end_batch")
         self._max_size = max_size
         self._view = (
             None
@@ -137,9 +140,20 @@ class DrainingTransport(asyncio.DatagramTransport):
         # recvfrom_into() a reused buffer and a copy (the allocation comes from
         # the heap and is shrunk in place). MSG_TRUNC makes the kernel return
         # the datagram's real length, so one longer than the limit is seen.
+        protocol = self._protocol
+        batch = self._batch_hooks
+        if batch:
+            protocol.begin_batch()  # type: ignore[attr-defined]
+            try:
+                self._read_small(protocol)
+            finally:
+                protocol.end_batch()  # type: ignore[attr-defined]
+        else:
+            self._read_small(protocol)
+
+    def _read_small(self, protocol: asyncio.DatagramProtocol) -> None:
         recv = self._sock.recvfrom
         limit = self._max_size
-        protocol = self._protocol
         received = protocol.datagram_received
         for _ in range(READ_BATCH):
             try:
@@ -278,6 +292,7 @@ class DrainingTransport(asyncio.DatagramTransport):
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         """Replace the protocol."""
         self._protocol = protocol  # type: ignore[assignment]
+        self._batch_hooks = hasattr(protocol, "end_batch")
 
 
 def uses_loop_transport(

@@ -88,6 +88,8 @@ class _ServedSocket(DatagramSocket):
         self._fast_idle: list[_Worker] | tuple[()] = server._idle
         self._handler = server._handler
         self._base_context = server._context
+        self._batching = False
+        self._entered: asyncio.Task[None] | None = None
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         """Run the handler for this datagram (inline when a worker is idle)."""
@@ -110,22 +112,50 @@ class _ServedSocket(DatagramSocket):
             self._server._failed(exc, address)
             return
         task = worker.task
-        loop = self._loop
-        try:
-            _enter_task(loop, task)
-        except RuntimeError:
+        if self._entered is not task and not self._enter(task):
             # Called from inside a task (not a transport callback): use a task.
             self._server._start_steps(steps, context, address)
             return
         try:
             yielded = context.run(next, steps, _RETURNED)
         except BaseException as exc:
-            _leave_task(loop, task)
+            if not self._batching:
+                self._leave()
             self._server._failed(exc, address)
             return
-        _leave_task(loop, task)
+        if not self._batching:
+            self._leave()
         if yielded is not _RETURNED:
             self._server._hand_over(worker, steps, context, yielded, address)
+
+    # The draining reader calls these around each batch of datagrams: within a
+    # batch no other task runs, so a worker's task stays entered from one
+    # datagram to the next (entering and leaving cost more than a handler that
+    # answers at once) and is left at the end of the batch.
+
+    def begin_batch(self) -> None:
+        """A batch of datagrams starts (called by the draining transport)."""
+        self._batching = True
+
+    def end_batch(self) -> None:
+        """The batch ended: no worker's task stays current."""
+        self._batching = False
+        self._leave()
+
+    def _enter(self, task: asyncio.Task[None]) -> bool:
+        self._leave()
+        try:
+            _enter_task(self._loop, task)
+        except RuntimeError:
+            return False
+        self._entered = task
+        return True
+
+    def _leave(self) -> None:
+        task = self._entered
+        if task is not None:
+            self._entered = None
+            _leave_task(self._loop, task)
 
     def error_received(self, exc: Exception) -> None:
         """Log what no receiver is there to raise (oversized datagrams, ICMP)."""
