@@ -17,49 +17,31 @@ connected UDP socket), raised once by the next operation, as ``recv`` would.
 from __future__ import annotations
 
 import asyncio
-import collections
-import operator
 import socket
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from .._core._dgram import kernel_drops, send_error
 from .._core._multicast import join_group, leave_group
-from .._foundation._addresses import (
-    ConcreteAddress,
-    from_sockaddr,
-)
+from .._foundation._addresses import ConcreteAddress, from_sockaddr
 from .._foundation._concepts import Namespace
 from .._foundation._endpoints import Endpoint
 from .._foundation._errors import (
     AddressError,
-    BusyResourceError,
     ClosedResourceError,
     MessageTooLargeError,
 )
 from .._foundation._optionsview import OptionsView
-from ._destinations import AddressLike, Destinations
+from ._datagram_base import DEFAULT_MAX_SIZE, DatagramBase
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
-    from .._core._listeners import Listener
+    from ._destinations import AddressLike
 
 __all__ = ["DEFAULT_MAX_SIZE", "DatagramSocket"]
 
-#: The default ``max_size``: room for the largest UDP datagram.
-DEFAULT_MAX_SIZE: Final = 65536
-#: Datagrams kept for a receiver that is not receiving; more are dropped, counted.
-QUEUE_LIMIT: Final = 1024
-#: Sender addresses remembered as typed addresses (the cache is then reset).
-_ADDRESS_CACHE_LIMIT: Final = 4096
 
-
-def _silence(fut: asyncio.Future[Any]) -> None:
-    if fut.done() and not fut.cancelled():
-        fut.exception()
-
-
-class DatagramSocket(asyncio.DatagramProtocol):
+class DatagramSocket(DatagramBase):
     """A datagram socket: UDP over IPv4 or IPv6, or a Unix-domain datagram socket.
 
     Get one from :func:`aiosock.open_datagram`, or as the ``sock`` argument of a
@@ -71,237 +53,6 @@ class DatagramSocket(asyncio.DatagramProtocol):
     The asyncio protocol callbacks (``datagram_received`` and so on) are the
     transport's to call.
     """
-
-    def __init__(
-        self,
-        sock: socket.socket,
-        holder: Listener,
-        *,
-        remote: Endpoint | None = None,
-        max_size: int = DEFAULT_MAX_SIZE,
-    ) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._create_future = self._loop.create_future
-        self._sock = sock
-        self._holder = holder
-        self._family = sock.family
-        self._max_size = max_size
-        self._transport: asyncio.DatagramTransport | None = None
-        self._reports_send_errors = False
-        self._remote = remote.address if remote is not None else None
-        self._remote_sockaddr: Any = (
-            remote.address.to_sockaddr()  # type: ignore[union-attr]
-            if remote is not None
-            else None
-        )
-        self._queue: collections.deque[tuple[bytes, Any]] = collections.deque()
-        self._waiter: asyncio.Future[Any] | None = None
-        self._want_address = False
-        self._error: Exception | None = None
-        self._send_error: Exception | None = None
-        self._closing = False
-        self._lost = False
-        self._lost_waiter: asyncio.Future[None] | None = None
-        self._write_paused = False
-        self._drain: asyncio.Future[None] | None = None
-        self._done: asyncio.Future[None] | None = None
-        self._addresses: dict[Any, ConcreteAddress] = {}
-        self._destinations = Destinations(sock.family)
-        self._address_class = self._destinations.address_class
-        self._dropped = 0
-        self._read_paused = False
-        self._sending = False
-        self._fast = False
-        self._sockaddr_of: Any = (
-            operator.attrgetter("host", "port")
-            if sock.family == socket.AF_INET
-            else operator.methodcaller("to_sockaddr")
-        )
-        self._options_view: OptionsView | None = None
-
-    def _attach(self, transport: asyncio.DatagramTransport, loop_owned: bool) -> None:
-        self._transport = transport
-        self._reports_send_errors = loop_owned
-
-    # -- protocol callbacks ----------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Take the transport (called once by the loop)."""
-        self._transport = transport  # type: ignore[assignment]
-        done = self._loop.create_future()
-        done.set_result(None)
-        self._done = done
-        self._refresh()
-
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        """Hand the datagram to a parked receiver, or queue it."""
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                if self._want_address:
-                    waiter.set_result((data, self._address_of(addr)))
-                else:
-                    waiter.set_result(data)
-                return
-        queue = self._queue
-        if len(queue) < QUEUE_LIMIT:
-            queue.append((data, addr))
-            return
-        # Nobody receives: let the kernel's queue take the excess where the
-        # transport can pause (the kernel then counts what it drops); else drop
-        # here, and count it.
-        pause = getattr(self._transport, "pause_reading", None)
-        if pause is None:
-            self._dropped += 1
-            return
-        queue.append((data, addr))
-        if not self._read_paused:
-            self._read_paused = True
-            pause()
-
-    def error_received(self, exc: Exception) -> None:
-        """Keep the error for the operation it belongs to."""
-        if isinstance(exc, BlockingIOError | InterruptedError):
-            return
-        error = send_error(exc)
-        if self._sending:
-            self._send_error = error
-            self._fast = False
-            return
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_exception(error)
-                _silence(waiter)
-                return
-        self._error = error
-        self._fast = False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        """Wake every waiter and release the socket file."""
-        self._lost = True
-        self._closing = True
-        self._fast = False
-        self._wake_closed()
-        drain = self._drain
-        if drain is not None:
-            self._drain = None
-            if not drain.done():
-                drain.set_result(None)
-        self._holder.close()
-        lost = self._lost_waiter
-        if lost is not None and not lost.done():
-            lost.set_result(None)
-
-    def pause_writing(self) -> None:
-        """Note that the transport's queue is over its high-water mark."""
-        self._write_paused = True
-        self._fast = False
-
-    def resume_writing(self) -> None:
-        """Release senders waiting for the queue to drain."""
-        self._write_paused = False
-        self._refresh()
-        drain = self._drain
-        if drain is not None:
-            self._drain = None
-            if not drain.done():
-                drain.set_result(None)
-
-    # -- receiving -------------------------------------------------------------
-
-    def _address_of(self, addr: Any) -> ConcreteAddress:
-        addresses = self._addresses
-        try:
-            return addresses[addr]
-        except KeyError:
-            pass
-        except TypeError:  # an unhashable sockaddr: never seen on Linux
-            return from_sockaddr(self._family, addr)
-        if addr is None and self._remote is not None:
-            return self._remote  # type: ignore[return-value]  # a loop that omits it
-        if len(addresses) >= _ADDRESS_CACHE_LIMIT:
-            addresses.clear()
-        address = addresses[addr] = from_sockaddr(self._family, addr)
-        return address
-
-    def _wake_closed(self) -> None:
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_exception(ClosedResourceError("the socket was closed"))
-                _silence(waiter)
-
-    def _ready(self, value: Any) -> asyncio.Future[Any]:
-        fut = self._create_future()
-        fut.set_result(value)
-        return fut
-
-    def _pop(self) -> tuple[bytes, Any]:
-        item = self._queue.popleft()
-        if self._read_paused and len(self._queue) <= QUEUE_LIMIT // 2:
-            self._read_paused = False
-            if not self._closing:
-                self._transport.resume_reading()  # type: ignore[union-attr]
-        return item
-
-    def _park(self, want_address: bool) -> asyncio.Future[Any]:
-        if self._closing:
-            raise ClosedResourceError("the socket was closed")
-        error = self._error
-        if error is not None:
-            self._error = None
-            self._refresh()
-            raise error
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            raise BusyResourceError("another task is already receiving on this socket")
-        waiter = self._create_future()
-        self._waiter = waiter
-        self._want_address = want_address
-        return waiter
-
-    def receive_from(self) -> Awaitable[tuple[bytes, ConcreteAddress]]:
-        """Receive one datagram and the typed address of its sender.
-
-        Returns:
-            ``(data, address)``; an unnamed Unix-domain sender's address is
-            ``LocalAddress("")``.
-
-        Raises:
-            ClosedResourceError: The socket was closed here.
-            BusyResourceError: Another task is receiving.
-            MessageTooLargeError: A datagram longer than ``max_size`` arrived (it
-                was dropped).
-            ConnectionRefusedError: The kernel reported that an earlier datagram
-                was refused (connected UDP: an ICMP port-unreachable).
-        """
-        if self._queue and not self._closing:
-            data, addr = self._pop()
-            return self._ready((data, self._address_of(addr)))
-        return self._park(True)
-
-    def receive(self) -> Awaitable[bytes]:
-        """Receive one datagram (typically on a connected socket).
-
-        Raises the same errors as :meth:`receive_from`.
-        """
-        if self._queue and not self._closing:
-            return self._ready(self._pop()[0])
-        return self._park(False)
-
-    def __aiter__(self) -> DatagramSocket:
-        return self
-
-    async def __anext__(self) -> tuple[bytes, ConcreteAddress]:
-        """Receive ``(data, address)`` pairs until the socket is closed."""
-        try:
-            return await self.receive_from()
-        except ClosedResourceError:
-            raise StopAsyncIteration from None
 
     # -- sending ---------------------------------------------------------------
 
@@ -412,17 +163,6 @@ class DatagramSocket(asyncio.DatagramProtocol):
         if self._write_paused:
             return self._drain_waiter()
         return self._done  # type: ignore[return-value]
-
-    def _refresh(self) -> None:
-        """Recompute ``_fast`` after a change of state."""
-        self._fast = (
-            self._remote_sockaddr is None
-            and not self._closing
-            and self._error is None
-            and self._send_error is None
-            and not self._write_paused
-            and self._done is not None
-        )
 
     def _raise_send_error(self) -> Awaitable[None]:
         error = self._send_error

@@ -24,7 +24,7 @@ import collections
 import contextlib
 import contextvars
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from .._core._dgram import bind_datagram_sockets
@@ -32,12 +32,11 @@ from .._core._listeners import DEFAULT_SOCKET_MODE
 from .._foundation._addresses import ConcreteAddress
 from .._foundation._concepts import Style
 from .._foundation._endpoints import EndpointLike, endpoints_of
-from .._foundation._errors import BusyResourceError
 from . import _eager
 from ._datagram import DEFAULT_MAX_SIZE, DatagramSocket
 from ._datagram_api import check_max_size, wrap_datagram
-from ._eager import enter_task as _enter_task
-from ._eager import leave_task as _leave_task
+from ._datagram_served import ServedSocket as _ServedSocket
+from ._datagram_served import Worker as _Worker
 
 if TYPE_CHECKING:
     import socket
@@ -51,8 +50,6 @@ logger = logging.getLogger("aiosock.server")
 
 #: The default bound on handlers running at once.
 DEFAULT_MAX_CONCURRENT: Final = 256
-#: What ``next`` returns when a handler's awaitable ends.
-_RETURNED: Any = object()
 #: Datagrams that wait for a free worker at most; more are dropped and counted.
 BACKLOG_LIMIT: Final = 1024
 
@@ -60,122 +57,6 @@ BACKLOG_LIMIT: Final = 1024
 Handler: TypeAlias = Callable[
     [bytes, ConcreteAddress, DatagramSocket], Coroutine[Any, Any, object]
 ]
-
-
-class _Worker:
-    """One worker task and the handler it was handed, if any."""
-
-    __slots__ = ("handoff", "idle", "parked", "task")
-
-    task: asyncio.Task[None]
-
-    def __init__(self) -> None:
-        self.parked: asyncio.Future[None] | None = None
-        self.idle = False
-        # (coroutine, context, what it yielded, exception to throw first, sender)
-        self.handoff: tuple[Any, contextvars.Context, Any, Any, Any] | None = None
-
-
-class _ServedSocket(DatagramSocket):
-    """A socket of a datagram server: what it receives goes to the handler."""
-
-    def __init__(self, *args: Any, server: DatagramServer, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._server = server
-        # What the per-datagram path needs, one attribute away. ``_fast_idle``
-        # is the server's list of idle workers, or an empty tuple once the
-        # server closes (everything then goes through ``_dispatch``).
-        self._fast_idle: list[_Worker] | tuple[()] = server._idle
-        self._handler = server._handler
-        self._base_context = server._context
-        self._batching = False
-        self._entered: asyncio.Task[None] | None = None
-
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        """Run the handler for this datagram (inline when a worker is idle)."""
-        # The common case, inlined: a worker is idle and the handler answers at
-        # once. Everything else goes through DatagramServer._dispatch.
-        idle = self._fast_idle
-        address = self._addresses.get(addr)
-        if address is None:
-            address = self._address_of(addr)
-        if not idle:
-            self._server._dispatch(self, data, addr, address)
-            return
-        worker = idle[-1]  # it stays idle unless the handler has to wait
-        context = self._base_context.copy()
-        # The awaitable's iterator: ``next`` on it runs the first step, and a
-        # handler that returns ends it without raising StopIteration (cheaper).
-        try:
-            steps = self._handler(data, address, self).__await__()
-        except Exception as exc:  # not an async handler, or it raised at once
-            self._server._failed(exc, address)
-            return
-        task = worker.task
-        if self._entered is not task and not self._enter(task):
-            # Called from inside a task (not a transport callback): use a task.
-            self._server._start_steps(steps, context, address)
-            return
-        try:
-            yielded = context.run(next, steps, _RETURNED)
-        except BaseException as exc:
-            if not self._batching:
-                self._leave()
-            self._server._failed(exc, address)
-            return
-        if not self._batching:
-            self._leave()
-        if yielded is not _RETURNED:
-            self._server._hand_over(worker, steps, context, yielded, address)
-
-    # The draining reader calls these around each batch of datagrams: within a
-    # batch no other task runs, so a worker's task stays entered from one
-    # datagram to the next (entering and leaving cost more than a handler that
-    # answers at once) and is left at the end of the batch.
-
-    def begin_batch(self) -> None:
-        """A batch of datagrams starts (called by the draining transport)."""
-        self._batching = True
-
-    def end_batch(self) -> None:
-        """The batch ended: no worker's task stays current."""
-        self._batching = False
-        self._leave()
-
-    def _enter(self, task: asyncio.Task[None]) -> bool:
-        self._leave()
-        try:
-            _enter_task(self._loop, task)
-        except RuntimeError:
-            return False
-        self._entered = task
-        return True
-
-    def _leave(self) -> None:
-        task = self._entered
-        if task is not None:
-            self._entered = None
-            _leave_task(self._loop, task)
-
-    def error_received(self, exc: Exception) -> None:
-        """Log what no receiver is there to raise (oversized datagrams, ICMP)."""
-        if self._sending or isinstance(exc, BlockingIOError | InterruptedError):
-            super().error_received(exc)
-            return
-        logger.warning("datagram server on %s: %s", self._holder.endpoint, exc)
-
-    def _refuse(self) -> Any:
-        raise BusyResourceError(
-            "this socket belongs to a datagram server: its handler receives"
-        )
-
-    def receive(self) -> Awaitable[bytes]:
-        """Refused: the server's handler receives every datagram."""
-        return self._refuse()  # type: ignore[no-any-return]
-
-    def receive_from(self) -> Awaitable[tuple[bytes, ConcreteAddress]]:
-        """Refused: the server's handler receives every datagram."""
-        return self._refuse()  # type: ignore[no-any-return]
 
 
 class DatagramServer:
