@@ -11,6 +11,7 @@ import os
 import pwd
 import socket
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -238,3 +239,67 @@ async def test_seqpacket_unix_program(short_tmp: Path) -> None:
             assert (
                 await asyncio.wait_for(loop.sock_recv(sock, 100), 10) == b"one record"
             )
+
+
+async def test_removed_then_added_again_while_a_program_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A port removed while its program starts is bound again by the next reload."""
+    from aiosock.inetd import _service
+
+    entered, gate = threading.Event(), threading.Event()
+    real = _service.start_program
+
+    def held_start(*args: Any) -> subprocess.Popen[bytes]:
+        entered.set()
+        gate.wait(10)
+        return real(*args)
+
+    monkeypatch.setattr(_service, "start_program", held_start)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    with_port = config(
+        f"127.0.0.1:{port} stream tcp nowait {user} /bin/cat cat\n"
+        "127.0.0.1:0 stream tcp nowait nobody internal echo\n"
+    )
+    without = config("127.0.0.1:0 stream tcp nowait nobody internal echo\n")
+    async with Inetd(with_port) as inetd:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        assert await asyncio.to_thread(entered.wait, 10)
+        removing = asyncio.create_task(inetd.reload(without))
+        adding = asyncio.create_task(inetd.reload(with_port))
+        # While the start is held, the old socket is still open: before the fix
+        # both reloads ended here, the second failing to bind. Now the first
+        # waits for the start to finish.
+        await asyncio.wait({removing, adding}, timeout=0.2)
+        gate.set()
+        await removing
+        await adding
+        assert [s.error for s in inetd.services] == [None, None]
+        writer.write(b"in flight")
+        writer.write_eof()
+        assert await reader.read() == b"in flight"
+        writer.close()
+        assert await exchange(f"tcp://127.0.0.1:{port}", b"again") == b"again"
+
+
+async def test_rate_counts_across_a_changed_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A reload that changes a line keeps the starts counted against its .max."""
+    caplog.set_level(logging.INFO, logger="aiosock.inetd")
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    line = f"127.0.0.1:0 stream tcp nowait.3 {user} /bin/cat cat\n"
+    async with Inetd(config("#aiosock: instances=10\n" + line), retry_time=60) as inetd:
+        cat = endpoint_of(inetd, "cat/tcp")
+        for _ in range(3):
+            assert await exchange(cat, b"ok") == b"ok"
+        await inetd.reload(config("#aiosock: instances=20\n" + line))
+        try:
+            reply = await exchange(cat, b"fourth")
+        except OSError:  # reset, or not connected any more
+            reply = b""
+        assert reply == b""
+        assert "cat/tcp: more than 3 servers a minute" in caplog.text

@@ -274,6 +274,10 @@ class Inetd:
             if key not in wanted:
                 self._retire(service)
                 del self._services[key]
+        # A removed service starting a program closes its sockets once the start
+        # is done: wait for that, so that a line on the same port can bind it.
+        self._retired = {service for service in self._retired if service.busy}
+        await asyncio.gather(*(service.wait_closed() for service in self._retired))
         for entry in config.entries:
             running = self._services.get(entry.key)
             if running is None:
@@ -288,7 +292,7 @@ class Inetd:
     def _retire(self, service: Service) -> None:
         service.close()
         logger.info("stopped listening for %s", service.entry.name)
-        if service.tasks or service.children:
+        if service.busy:
             self._retired.add(service)
         for task in list(service.tasks):
             task.add_done_callback(functools.partial(self._forget, service))

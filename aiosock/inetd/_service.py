@@ -86,7 +86,12 @@ class Service:
         limit = entry.max_rate
         if limit is None and self.is_program:
             limit = self.context.default_rate
-        self._rate = RateWindow(limit) if limit is not None else None
+        if limit is None:
+            self._rate = None
+        elif self._rate is None:
+            self._rate = RateWindow(limit)
+        else:  # a changed line: the starts of this minute still count
+            self._rate.limit = limit
         if entry.is_internal:
             self._handler = STREAM_HANDLERS[entry.builtin or ""]
         elif entry.is_python:
@@ -137,6 +142,18 @@ class Service:
     def _close_sockets(self) -> None:
         for bound in self.bound:
             bound.listener.close()
+
+    @property
+    def busy(self) -> bool:
+        """Whether programs are starting, or children or handlers still run."""
+        return bool(self._spawning or self.children or self.tasks)
+
+    async def wait_closed(self) -> None:
+        """Wait until a closed service's sockets are closed (its starts are done)."""
+        if self._spawning:
+            await asyncio.wait(set(self._spawning))
+        if self.closed:
+            self._close_sockets()
 
     async def aclose(self, grace: float = 0.0) -> None:
         """Stop listening, then cancel in-process handlers after ``grace`` seconds.
