@@ -5,6 +5,7 @@ handlers by name; failures reported per service; fork failures survived.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import os
@@ -303,3 +304,53 @@ async def test_rate_counts_across_a_changed_line(
             reply = b""
         assert reply == b""
         assert "cat/tcp: more than 3 servers a minute" in caplog.text
+
+
+async def test_port_freed_while_any_program_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A port removed while another service forks is bound again by the next reload."""
+    from aiosock.inetd import _service
+
+    entered, gate = threading.Event(), threading.Event()
+    real = _service.start_program
+
+    def forking_start(*args: Any) -> subprocess.Popen[bytes]:
+        # A fork copies every descriptor, until the child closes them and execs.
+        copies = []
+        for name in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                copies.append(os.dup(int(name)))
+        entered.set()
+        gate.wait(10)
+        for fd in copies:
+            os.close(fd)
+        return real(*args)
+
+    monkeypatch.setattr(_service, "start_program", forking_start)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    cat = f"127.0.0.1:0 stream tcp nowait {user} /bin/cat cat\n"
+    with_echo = config(
+        cat + f"127.0.0.1:{port} stream tcp nowait nobody internal echo\n"
+    )
+    without = config(cat)
+    async with Inetd(with_echo) as inetd:
+        host, _, cat_port = endpoint_of(inetd, "cat/tcp")[6:].rpartition(":")
+        reader, writer = await asyncio.open_connection(host, int(cat_port))
+        assert await asyncio.to_thread(entered.wait, 10)
+        removing = asyncio.create_task(inetd.reload(without))
+        adding = asyncio.create_task(inetd.reload(with_echo))
+        # Before the fix both reloads ended here, the second failing to bind.
+        await asyncio.wait({removing, adding}, timeout=0.2)
+        gate.set()
+        await removing
+        await adding
+        assert [s.error for s in inetd.services] == [None, None]
+        assert await exchange(f"tcp://127.0.0.1:{port}", b"echo") == b"echo"
+        writer.write(b"in flight")
+        writer.write_eof()
+        assert await reader.read() == b"in flight"
+        writer.close()

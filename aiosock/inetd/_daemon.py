@@ -268,16 +268,15 @@ class Inetd:
     async def _apply(self, config: InetdConfig) -> None:
         self._config = config
         wanted = {entry.key: entry for entry in config.entries}
+        before = len(self._services)
         for key in [k for k in self._failed if k not in wanted]:
             del self._failed[key]
         for key, service in list(self._services.items()):
             if key not in wanted:
                 self._retire(service)
                 del self._services[key]
-        # A removed service starting a program closes its sockets once the start
-        # is done: wait for that, so that a line on the same port can bind it.
-        self._retired = {service for service in self._retired if service.busy}
-        await asyncio.gather(*(service.wait_closed() for service in self._retired))
+        if len(self._services) < before:
+            await self._closed_everywhere()
         for entry in config.entries:
             running = self._services.get(entry.key)
             if running is None:
@@ -288,6 +287,22 @@ class Inetd:
                 running.entry = entry  # the same line, maybe moved
         self._protect()
         self._schedule_retry()
+
+    async def _closed_everywhere(self) -> None:
+        """Wait until the sockets of removed services are closed in every process.
+
+        A removed service starting a program closes its sockets once the start
+        is done, and a program being started (by any service) holds a copy of
+        every descriptor until it execs: wait for those starts, so that a line
+        on the same port can bind it again.
+        """
+        self._retired = {service for service in self._retired if service.busy}
+        services = (*self._services.values(), *self._retired)
+        starting = {future for service in services for future in service.spawning}
+        if starting:
+            await asyncio.wait(starting)
+        for service in self._retired:
+            service.close_sockets()
 
     def _retire(self, service: Service) -> None:
         service.close()

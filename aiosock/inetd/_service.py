@@ -148,11 +148,14 @@ class Service:
         """Whether programs are starting, or children or handlers still run."""
         return bool(self._spawning or self.children or self.tasks)
 
-    async def wait_closed(self) -> None:
-        """Wait until a closed service's sockets are closed (its starts are done)."""
-        if self._spawning:
-            await asyncio.wait(set(self._spawning))
-        if self.closed:
+    @property
+    def spawning(self) -> frozenset[asyncio.Future[subprocess.Popen[bytes]]]:
+        """The program starts in flight."""
+        return frozenset(self._spawning)
+
+    def close_sockets(self) -> None:
+        """Close a closed service's sockets once no program start uses them."""
+        if self.closed and not self._spawning:
             self._close_sockets()
 
     async def aclose(self, grace: float = 0.0) -> None:
