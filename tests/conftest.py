@@ -17,8 +17,15 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 import uvloop
+
+# Hypothesis explores new examples on every local run; in CI (CI=true) it replays
+# the same derandomized examples, so a red CI is always reproducible.
+hypothesis.settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+    hypothesis.settings.load_profile("ci")
 
 _loop_errors: list[dict[str, Any]] = []
 

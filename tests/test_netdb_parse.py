@@ -405,3 +405,11 @@ def test_problem_is_a_value() -> None:
     assert parse_services(text).problems[0] == Problem(
         1, "bad", parse_services(text).problems[0].reason
     )
+
+
+def test_leading_blanks_quirk_repeats_bytes_not_characters() -> None:
+    """glibc's memmove quirk repeats the last bytes (UTF-8), as the C library reads."""
+    from aiosock._foundation._netdb_parse import c_lines
+
+    assert [seen for _, _, seen, _ in c_lines(" é")] == ["é\udca9"]
+    assert [seen for _, _, seen, _ in c_lines("  foo 80/tcp")] == ["foo 80/tcpcp"]

@@ -72,11 +72,21 @@ def c_lines(text: str) -> Iterator[tuple[int, str, str, str]]:
         stripped = line.lstrip(_SPACE)
         if not stripped or stripped[0] == "#":
             continue
-        blanks = len(line) - len(stripped)
-        # memmove(buf, p, strlen(p)) without the NUL: the last `blanks` characters
-        # stay behind the moved text.
-        seen = stripped + line[len(line) - blanks :] if blanks else stripped
+        seen = _quirk(line, stripped) if stripped is not line else stripped
         yield number, piece, _CUT.split(seen, 1)[0], _CUT.split(stripped, 1)[0]
+
+
+def _quirk(line: str, stripped: str) -> str:
+    """The text glibc parses for a line whose leading blanks it stripped.
+
+    It does ``memmove(buf, p, strlen(p))`` without the NUL, so the last bytes of
+    the line, as many as there were blanks, stay behind the moved text: bytes, not
+    characters, so it is done on the UTF-8 bytes the file was decoded from.
+    """
+    raw = line.encode("utf-8", "surrogateescape")
+    moved = stripped.encode("utf-8", "surrogateescape")
+    blanks = len(raw) - len(moved)
+    return (moved + raw[len(raw) - blanks :]).decode("utf-8", "surrogateescape")
 
 
 def _field(text: str) -> tuple[str, str]:
