@@ -63,11 +63,16 @@ async def settle(
     Used where the loop closes descriptors a few callbacks later (uvloop closes
     handles on its next iteration): a condition wait, not a fixed sleep.
     """
-    async with asyncio.timeout(timeout):
-        # A bounded poll: descriptors closing have no event to wait on.
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.005)
-    assert condition(), what
+    try:
+        async with asyncio.timeout(timeout):
+            # A bounded poll: descriptors closing have no event to wait on. The
+            # condition is evaluated once per round: a second look could see a
+            # descriptor a resolver thread opens for a moment (getaddrinfo
+            # cancelled on the loop still runs to its end in the executor).
+            while not condition():  # noqa: ASYNC110
+                await asyncio.sleep(0.005)
+    except TimeoutError:
+        raise AssertionError(f"not settled after {timeout} s: {what}") from None
 
 
 async def start_script(
