@@ -9,6 +9,7 @@ children are counted from ``/proc`` while clients are held (measurement only).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import select
 import signal
@@ -289,11 +290,16 @@ def _toggled(port: int, traffic: Traffic, stop: threading.Event) -> None:
             traffic.lock.wait_for(traffic.fresh_after(traffic.fresh), timeout=5)
         try:
             answered = tcp_exchange(("127.0.0.1", port), b"t", timeout=5) == b"t"
-        except (ConnectionRefusedError, ConnectionResetError):
+        except (ConnectionRefusedError, ConnectionResetError, BrokenPipeError):
             answered = False
-        except OSError as exc:  # a timeout: a client left hanging
-            traffic.fail(f"toggled {seq}: {exc!r}")
-            return
+        except OSError as exc:
+            if exc.errno == errno.ENOTCONN:
+                # Queued in the backlog of a listener the reload closed: the
+                # kernel reset it before our shutdown(). Refused, not hanging.
+                answered = False
+            else:  # a timeout: a client left hanging
+                traffic.fail(f"toggled {seq}: {exc!r}")
+                return
         with traffic.lock:
             if answered:
                 traffic.toggled_answered += 1
