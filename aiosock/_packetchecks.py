@@ -187,7 +187,21 @@ async def _abort(a: PacketStreamLike, b: PacketStreamLike) -> None:
     raise AssertionError("sending to an aborted peer must raise BrokenResourceError")
 
 
-async def _close_while_waiting(a: PacketStreamLike, b: PacketStreamLike) -> None:
+class _Channel(Protocol):
+    """What the checks shared by streams and record streams need."""
+
+    def send(self, data: bytes, /) -> Awaitable[None]:
+        """Send bytes or a record."""
+
+    def receive(self) -> Awaitable[bytes]:
+        """Receive some bytes or one record."""
+
+    def aclose(self) -> Awaitable[None]:
+        """Close."""
+
+
+async def close_while_waiting(a: _Channel, b: _Channel) -> None:
+    """A receive waiting during ``aclose()`` raises, and so does a later send."""
     waiter = asyncio.ensure_future(b.receive())
     await asyncio.sleep(0)
     assert not waiter.done()
@@ -206,7 +220,8 @@ async def _close_while_waiting(a: PacketStreamLike, b: PacketStreamLike) -> None
         raise AssertionError("send after aclose() must raise ClosedResourceError")
 
 
-async def _cancellation(a: PacketStreamLike, b: PacketStreamLike) -> None:
+async def cancellation(a: _Channel, b: _Channel) -> None:
+    """A cancelled receive loses nothing; two receivers at once are refused."""
     waiter = asyncio.ensure_future(b.receive())
     await asyncio.sleep(0)
     waiter.cancel()
@@ -217,7 +232,7 @@ async def _cancellation(a: PacketStreamLike, b: PacketStreamLike) -> None:
         pass
     else:
         raise AssertionError("the cancelled receive completed")
-    assert await b.receive() == b"kept", "a record after a cancelled receive was lost"
+    assert await b.receive() == b"kept", "what came after a cancelled receive was lost"
     first = asyncio.ensure_future(b.receive())
     await asyncio.sleep(0)
     try:
@@ -239,8 +254,8 @@ CHECKS: dict[str, Callable[[PacketStreamLike, PacketStreamLike], Awaitable[None]
     "half-close a->b": _half_close,
     "half-close b->a": lambda a, b: _half_close(b, a),
     "abort": _abort,
-    "close while waiting": _close_while_waiting,
-    "cancellation": _cancellation,
+    "close while waiting": close_while_waiting,
+    "cancellation": cancellation,
 }
 
 

@@ -26,10 +26,13 @@ from typing import TYPE_CHECKING, Protocol
 
 from ._foundation._errors import (
     BrokenResourceError,
-    BusyResourceError,
-    ClosedResourceError,
 )
-from ._packetchecks import PacketStreamLike, check_packet_stream
+from ._packetchecks import (
+    PacketStreamLike,
+    cancellation,
+    check_packet_stream,
+    close_while_waiting,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -134,49 +137,6 @@ async def _abort_mid_transfer(a: StreamLike, b: StreamLike) -> None:
     raise AssertionError("sending to an aborted peer never failed")
 
 
-async def _close_while_waiting(a: StreamLike, b: StreamLike) -> None:
-    waiter = asyncio.ensure_future(b.receive())
-    await asyncio.sleep(0)
-    assert not waiter.done()
-    await b.aclose()
-    try:
-        await waiter
-    except ClosedResourceError:
-        pass
-    else:
-        raise AssertionError("a receive waiting during aclose() must raise")
-    try:
-        await b.send(b"late")
-    except ClosedResourceError:
-        pass
-    else:
-        raise AssertionError("send after aclose() must raise ClosedResourceError")
-
-
-async def _cancellation(a: StreamLike, b: StreamLike) -> None:
-    waiter = asyncio.ensure_future(b.receive())
-    await asyncio.sleep(0)
-    waiter.cancel()
-    await a.send(b"kept")
-    try:
-        await waiter
-    except asyncio.CancelledError:
-        pass
-    else:
-        raise AssertionError("the cancelled receive completed")
-    assert await b.receive() == b"kept", "data after a cancelled receive was lost"
-    first = asyncio.ensure_future(b.receive())
-    await asyncio.sleep(0)
-    try:
-        await b.receive()
-    except BusyResourceError:
-        pass
-    else:
-        raise AssertionError("a second concurrent receive must raise")
-    await a.send(b"!")
-    assert await first == b"!"
-
-
 CHECKS: dict[str, Callable[[StreamLike, StreamLike], Awaitable[None]]] = {
     "ordered bytes": _ordered_bytes,
     "small both ways": lambda a, b: _both_ways(a, b, 100_000),
@@ -184,8 +144,8 @@ CHECKS: dict[str, Callable[[StreamLike, StreamLike], Awaitable[None]]] = {
     "half-close a->b": _half_close,
     "half-close b->a": lambda a, b: _half_close(b, a),
     "abort mid-transfer": _abort_mid_transfer,
-    "close while waiting": _close_while_waiting,
-    "cancellation": _cancellation,
+    "close while waiting": close_while_waiting,
+    "cancellation": cancellation,
 }
 
 
