@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import re
 import signal
 import socket
@@ -310,3 +311,30 @@ class OpenbsdInetd:
             self.proc.wait(TIMEOUT)
         if self.proc.stderr is not None:
             self.proc.stderr.close()
+
+
+def unbound_port(host: str = "127.0.0.1") -> int:
+    """A TCP and UDP port free on ``host`` now, outside the ephemeral port range.
+
+    A test that binds a port later, or unbinds and rebinds it (a reload that
+    drops a service and brings it back), must not pick it from the range the
+    kernel hands out to ``connect()``: any client socket of the test may take
+    it as its local port meanwhile, and the bind then fails with
+    ``EADDRINUSE``. So the port comes from below that range, chosen at random
+    and checked free for both TCP and UDP (a bounded number of tries).
+    """
+    low, _high = map(
+        int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    )
+    first = 10000 if low > 11000 else 1024
+    candidates = list(range(first, low))
+    random.shuffle(candidates)
+    for port in candidates[:200]:
+        try:
+            with socket.socket() as tcp, socket.socket(type=socket.SOCK_DGRAM) as udp:
+                tcp.bind((host, port))
+                udp.bind((host, port))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError(f"no free port between {first} and {low}")

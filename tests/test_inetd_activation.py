@@ -18,7 +18,13 @@ from pathlib import Path
 import pytest
 
 from aiosock.inetd._activation import notify, take_listen_fds
-from tests.inetd_helpers import LOOPS, Daemon, tcp_exchange, udp_exchange
+from tests.inetd_helpers import (
+    LOOPS,
+    Daemon,
+    tcp_exchange,
+    udp_exchange,
+    unbound_port,
+)
 from tests.inetd_programs import child_user
 
 USER = child_user()
@@ -31,13 +37,6 @@ def short_dir() -> Iterator[Path]:
         yield Path(name)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @pytest.mark.parametrize("loop", LOOPS)
 def test_systemd_socket_activate(loop: str, short_dir: Path) -> None:
     """systemd-socket-activate hands the daemon a listener it serves at once."""
@@ -46,7 +45,7 @@ def test_systemd_socket_activate(loop: str, short_dir: Path) -> None:
         pytest.skip(
             "systemd-socket-activate is not installed (apt-get install systemd)"
         )
-    port = _free_port()
+    port = unbound_port()
     config = short_dir / "inetd.conf"
     config.write_text(
         f"127.0.0.1:{port} stream tcp nowait {USER} internal echo\n"

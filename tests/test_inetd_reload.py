@@ -14,17 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.inetd_helpers import LOOPS, Daemon, tcp_exchange
+from tests.inetd_helpers import LOOPS, Daemon, tcp_exchange, unbound_port
 from tests.inetd_programs import child_user, python_for_children, write_programs
 
 USER = child_user()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def _connect(address: tuple[str, int]) -> socket.socket:
@@ -55,7 +48,7 @@ def test_sighup_applies_the_difference(workdir: tuple[Path, str]) -> None:
     directory, loop = workdir
     programs = write_programs(directory)
     py = python_for_children()
-    port = _free_port()
+    port = unbound_port()
     keep = f"0 stream tcp nowait {USER} python:tests.inetd_handlers:hold keep"
     lines_v1 = [
         "127.0.0.1:",

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import attrs
 import pytest
 
-from tests.inetd_helpers import LOOPS, Daemon, tcp_exchange
+from tests.inetd_helpers import LOOPS, Daemon, tcp_exchange, unbound_port
 from tests.inetd_programs import child_user
 
 from ._support import scale
@@ -74,13 +74,6 @@ def _sighup_pending(pid: int) -> bool:
         if line.startswith(("ShdPnd:", "SigPnd:")) and int(line.split()[1], 16) & bit:
             return True
     return False
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 # -- the fork storm ------------------------------------------------------------
@@ -360,7 +353,7 @@ def _hup_storm(
 def test_sighup_storm_during_traffic(workdir: Path, loop: str, figure: Figure) -> None:
     """SIGHUPs in a row under traffic: no connection dropped, one reload each."""
     signals, held = scale(20, 200), scale(4, 16)
-    port = _free_port()
+    port = unbound_port()
     texts = _configs(port)
     config = workdir / "inetd.conf"
     config.write_text(texts[0])
