@@ -296,13 +296,23 @@ class Inetd:
         every descriptor until it execs: wait for those starts, so that a line
         on the same port can bind it again.
         """
-        self._retired = {service for service in self._retired if service.busy}
-        services = (*self._services.values(), *self._retired)
-        starting = {future for service in services for future in service.spawning}
-        if starting:
-            await asyncio.wait(starting)
-        for service in self._retired:
-            service.close_sockets()
+        # Close, then wait for the starts in flight at that moment: a start that
+        # begins later forks without the closed sockets. A removed service that
+        # is itself starting a program closes only once that start is done, and
+        # starts of other services may fork meanwhile: a second round waits
+        # for those (found by the SIGHUP storm: 'cannot listen: Address already
+        # in use' when the port came back).
+        while True:
+            self._retired = {service for service in self._retired if service.busy}
+            for service in self._retired:
+                service.close_sockets()
+            still_open = any(service.spawning for service in self._retired)
+            services = (*self._services.values(), *self._retired)
+            starting = {f for service in services for f in service.spawning}
+            if starting:
+                await asyncio.wait(starting)
+            if not still_open:
+                return
 
     def _retire(self, service: Service) -> None:
         service.close()
