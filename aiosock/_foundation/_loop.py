@@ -141,3 +141,22 @@ def current_loop_name(loop: asyncio.AbstractEventLoop | None = None) -> str:
     if loop is None:
         loop = asyncio.get_running_loop()
     return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
+
+
+def future_factory(
+    loop: asyncio.AbstractEventLoop,
+) -> Callable[[], asyncio.Future[Any]]:
+    """Return the cheapest way to make futures of ``loop``, called while it runs.
+
+    Both loops' own ``create_future`` build ``asyncio.Future(loop=loop)``; on
+    uvloop the keyword argument alone costs about 800 machine instructions per
+    future (callgrind), more than the future itself. ``asyncio.Future()`` takes
+    the running loop instead, which is the same loop for code running on it.
+    A loop class that makes its futures some other way keeps its own method.
+    """
+    create_future = type(loop).create_future
+    if create_future is asyncio.BaseEventLoop.create_future or (
+        type(loop).__module__.startswith("uvloop") and type(loop).__name__ == "Loop"
+    ):
+        return asyncio.Future
+    return loop.create_future

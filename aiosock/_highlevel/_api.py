@@ -15,6 +15,7 @@ import contextlib
 import logging
 import socket
 import ssl as ssl_module
+import types
 from typing import TYPE_CHECKING, Any
 
 from .._core._connect import DEFAULT_HAPPY_EYEBALLS_DELAY
@@ -23,6 +24,8 @@ from .._core._protocols import make_transport, open_transport, start_server
 from .._foundation._addresses import from_sockaddr
 from .._foundation._concepts import Namespace
 from .._foundation._errors import AddressError, BrokenResourceError
+from ._drive import AVAILABLE as DRIVE_AVAILABLE
+from ._drive import Driver
 from ._packet_api import (
     connect_packets,
     is_packet_endpoint,
@@ -213,7 +216,7 @@ async def serve(
         if idle_timeout is not None:
             stream.watch_idle(idle_timeout)  # type: ignore[attr-defined]
         try:
-            await handler(stream)
+            await _run_handler(handler, stream, loop)
         except asyncio.CancelledError:
             stream.abort()
             raise
@@ -238,6 +241,24 @@ async def serve(
         sock=sock,
         mode=mode,
     )
+
+
+async def _run_handler(
+    handler: Callable[[Stream], Awaitable[object]],
+    stream: Stream,
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    """Run ``handler(stream)``, directly driven by its stream where possible."""
+    awaitable = handler(stream)
+    if not (DRIVE_AVAILABLE and isinstance(awaitable, types.CoroutineType)):
+        await awaitable
+        return
+    driver = Driver(awaitable, stream, loop)
+    stream._driver = driver
+    try:
+        await driver.run()
+    finally:
+        stream._driver = None
 
 
 def _peername(conn: socket.socket) -> Any:

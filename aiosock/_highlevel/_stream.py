@@ -34,13 +34,14 @@ from .._foundation._errors import (
     ClosedResourceError,
     IncompleteReadError,
 )
-from .._foundation._loop import current_loop_name
+from .._foundation._loop import current_loop_name, future_factory
 from .._foundation._optionsview import OptionsView
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Iterable
 
     from .._foundation._credentials import Credentials
+    from ._drive import Driver
     from ._local import LocalMessage
 
 __all__ = ["DEFAULT_MAX_BYTES", "Stream", "stream_class", "watched_stream_class"]
@@ -82,6 +83,7 @@ class Stream(asyncio.Protocol):
         "_create_future",
         "_done",
         "_drain",
+        "_driver",
         "_eof",
         "_eof_sent",
         "_error",
@@ -107,7 +109,8 @@ class Stream(asyncio.Protocol):
         self, loop: asyncio.AbstractEventLoop | None = None, *, half_close: bool = True
     ) -> None:
         self._loop = loop if loop is not None else asyncio.get_running_loop()
-        self._create_future = self._loop.create_future
+        # Called only from code running on the loop (receive, iteration).
+        self._create_future = future_factory(self._loop)
         self._transport: asyncio.Transport | None = None
         self._chunks: deque[bytes] | None = None
         self._size = 0
@@ -117,6 +120,8 @@ class Stream(asyncio.Protocol):
         self._lost = False
         self._error: BaseException | None = None
         self._waiter: asyncio.Future[Any] | None = None
+        #: The driver of a served handler (``_drive.py``), or ``None``.
+        self._driver: Driver | None = None
         self._mode = _RECEIVE
         self._max_bytes = DEFAULT_MAX_BYTES
         self._write_paused = False
@@ -146,11 +151,26 @@ class Stream(asyncio.Protocol):
         if waiter is not None:
             self._waiter = None
             if not waiter.done():
-                if len(data) > self._max_bytes:
-                    self._push(data[self._max_bytes :])
-                    data = data[: self._max_bytes]
-                waiter.set_result(data)
-                return
+                driver = self._driver
+                if driver is not None and driver.pending is waiter:
+                    # Its handler is parked in a direct-driven task (_drive.py).
+                    if driver.cancelled():
+                        # The task was cancelled before this came: the receive
+                        # is cancelled, as it would have been, and data kept.
+                        waiter.cancel()
+                    else:
+                        if len(data) > self._max_bytes:
+                            self._push(data[self._max_bytes :])
+                            data = data[: self._max_bytes]
+                        waiter.set_result(data)
+                        driver.resume()
+                        return
+                else:
+                    if len(data) > self._max_bytes:
+                        self._push(data[self._max_bytes :])
+                        data = data[: self._max_bytes]
+                    waiter.set_result(data)
+                    return
         self._push(data)
 
     def _push(self, data: bytes) -> None:
@@ -217,6 +237,19 @@ class Stream(asyncio.Protocol):
         self._waiter = None
         if waiter.done():
             return
+        driver = self._driver
+        if driver is not None and driver.pending is waiter:
+            if driver.cancelled():
+                waiter.cancel()  # as the task's cancellation would have
+                return
+            # Let the parked task resume the handler (never inline from here:
+            # this may run inside aclose() or abort()).
+            self._complete_at_end(waiter)
+            driver.wake()
+            return
+        self._complete_at_end(waiter)
+
+    def _complete_at_end(self, waiter: asyncio.Future[Any]) -> None:
         if self._error is not None:
             waiter.set_exception(self._broken())
             _silence(waiter)
@@ -419,7 +452,8 @@ class Stream(asyncio.Protocol):
 
     def _drain_waiter(self) -> asyncio.Future[None]:
         drain = self._drain
-        if drain is None:
+        if drain is None or drain.done():
+            # (done: a cancelled sender cancelled the shared future)
             drain = self._drain = self._loop.create_future()
         return drain
 

@@ -1,0 +1,250 @@
+"""Direct drive: a served stream resumes its handler inline when data arrives.
+
+Strategy (PERFORMANCE.md, "direct drive"). A handler's usual life is ``await
+stream.receive()``, a little work, ``await stream.send(...)`` (which does not
+wait), and round again. Through asyncio that costs, per message, a callback
+scheduled by the receive future, a loop iteration and a task step. Here the
+connection's task runs a *driver* around the handler coroutine instead. When the
+handler waits on its own stream's receive future, the driver parks the task on a
+future of its own and the stream, in ``data_received``, completes the receive
+future and resumes the handler's coroutine itself: inside the task (``enter_task``,
+so ``asyncio.current_task()``, timeouts and cancellation see the real task) and in
+the handler's own :class:`contextvars.Context`. As long as the handler comes back
+to wait on its stream, the task stays parked and no future, callback or task step
+is spent on the way. Anything else the handler awaits (a drain, a sleep, another
+stream) is *handed back*: the parked future is completed with it, the task wakes
+and awaits it as usual.
+
+The traps, each handled below and tested in ``tests/test_stream_drive.py``:
+
+- the task cancelled while parked (its parked future is what ``Task.cancel``
+  cancels): the receive future is cancelled too, as it would have been, and data
+  arriving before the task wakes stays in the stream's buffer;
+- a handler that cancels its own task, returns or raises inside an inline step;
+- a receive awaited by another task, or under ``gather``/``wait_for`` (the
+  handler then waits on something else): the plain future path;
+- another task current when data arrives: no inline step, the task is woken;
+- one :class:`~contextvars.Context` per connection, for inline and task steps;
+- closing the driver closes the handler coroutine (never throws into it).
+
+It relies on asyncio's private ``_enter_task``/``_leave_task`` (see
+``_eager.py``); where they are missing, handlers run as plain coroutines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import types
+from typing import TYPE_CHECKING, Any, Final
+
+from ._eager import AVAILABLE, enter_task, leave_task
+
+if TYPE_CHECKING:
+    from collections.abc import Coroutine, Generator
+
+    from ._stream import Stream
+
+__all__ = ["AVAILABLE", "Driver"]
+
+# What the parked future carries back to the task (kind, payload).
+_SEND: Final = 0  # resume the coroutine with payload (it sits at a done future)
+_THROW: Final = 1  # throw payload into the coroutine
+_YIELD: Final = 2  # the coroutine now waits on payload: the task awaits it
+_RETURN: Final = 3  # the coroutine returned payload
+_RAISE: Final = 4  # the coroutine raised payload
+_RESUME_AT: Final = 5  # resume the coroutine; it sits at payload, a done future
+
+_RESUME: Final = (_SEND, None)
+
+
+class Driver:
+    """Drives one handler coroutine for one stream, inline where it can.
+
+    Made by ``serve`` for each connection; ``await driver.run()`` in the
+    connection's task replaces ``await handler(stream)``. The stream calls
+    :meth:`resume` and :meth:`wake`, after completing its receive future
+    :attr:`pending`, and :meth:`cancelled` to learn whether that future is to be
+    treated as cancelled.
+    """
+
+    __slots__ = (
+        "_context",
+        "_coro",
+        "_loop",
+        "_outcome",
+        "_park",
+        "_send",
+        "_stream",
+        "_task",
+        "pending",
+    )
+
+    def __init__(
+        self,
+        coro: Coroutine[Any, Any, Any],
+        stream: Stream,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self._coro = coro
+        self._send = coro.send
+        self._stream = stream
+        self._loop = loop
+        self._task: asyncio.Task[Any] | None = None
+        self._context: contextvars.Context | None = None
+        #: The stream's receive future the coroutine waits on while the task is
+        #: parked; ``None`` otherwise.
+        self.pending: asyncio.Future[Any] | None = None
+        self._park: asyncio.Future[tuple[int, Any]] | None = None
+        # An inline step's result the parked future could not take (the task
+        # had been cancelled meanwhile).
+        self._outcome: tuple[int, Any] | None = None
+
+    # -- called by the stream ---------------------------------------------------
+
+    def cancelled(self) -> bool:
+        """Whether the parked task was cancelled (its wake-up is on its way)."""
+        park = self._park
+        return park is not None and park.cancelled()
+
+    def resume(self) -> None:
+        """Run the coroutine's next step inline; :attr:`pending` is done.
+
+        Falls back to :meth:`wake` when another task is current.
+        """
+        waiter, self.pending = self.pending, None
+        task, loop = self._task, self._loop
+        assert task is not None
+        assert self._context is not None
+        try:
+            enter_task(loop, task)
+        except RuntimeError:
+            self._hand_back((_RESUME_AT, waiter))
+            return
+        try:
+            yielded = self._context.run(self._send, None)
+        except StopIteration as exc:
+            self._hand_back((_RETURN, exc.value))
+            return
+        except BaseException as exc:
+            self._hand_back((_RAISE, exc))
+            return
+        finally:
+            leave_task(loop, task)
+        if yielded is not None and yielded is self._stream._waiter:
+            self.pending = yielded  # waiting on the stream again: stay parked
+        else:
+            self._hand_back((_YIELD, yielded))
+
+    def wake(self) -> None:
+        """Let the task resume the coroutine (:attr:`pending` is done)."""
+        waiter, self.pending = self.pending, None
+        self._hand_back((_RESUME_AT, waiter))
+
+    def _hand_back(self, message: tuple[int, Any]) -> None:
+        park = self._park
+        assert park is not None
+        if park.done():
+            # Cancelled: the task's wake-up is already scheduled; the message
+            # waits for it.
+            self._outcome = message
+        else:
+            self._park = None
+            park.set_result(message)
+
+    # -- the task's side --------------------------------------------------------
+
+    @types.coroutine
+    def run(self) -> Generator[Any, Any, Any]:
+        """Drive the coroutine to its end from the current task; return its result."""
+        self._task = asyncio.current_task(self._loop)
+        context = self._context = contextvars.copy_context()
+        coro, stream = self._coro, self._stream
+        send, throw = self._send, coro.throw
+        message: tuple[int, Any] = _RESUME
+        try:
+            while True:
+                kind, payload = message
+                if kind == _YIELD:
+                    yielded = payload
+                else:
+                    if kind == _RETURN:
+                        return payload
+                    if kind == _RAISE:
+                        raise payload
+                    try:
+                        if kind == _RESUME_AT:
+                            yielded = context.run(send, None)
+                        elif kind == _SEND:
+                            yielded = context.run(send, payload)
+                        else:
+                            yielded = context.run(throw, payload)
+                    except StopIteration as exc:
+                        return exc.value
+                waiter = stream._waiter
+                if waiter is not None and yielded is waiter:
+                    message = yield from self._parked(waiter)
+                    continue
+                try:
+                    value = yield yielded
+                except GeneratorExit:
+                    raise
+                except BaseException as exc:
+                    message = (_THROW, exc)
+                else:
+                    message = (_SEND, value)
+        except GeneratorExit:
+            coro.close()
+            raise
+        finally:
+            self._park = self.pending = None
+            self._outcome = None
+
+    def _parked(
+        self, waiter: asyncio.Future[Any]
+    ) -> Generator[Any, Any, tuple[int, Any]]:
+        """Park the task until an inline step hands something back."""
+        park: asyncio.Future[tuple[int, Any]] = self._loop.create_future()
+        self._park = park
+        self.pending = waiter
+        park._asyncio_future_blocking = True  # what Future.__await__ does
+        try:
+            yield park  # a task is woken with None: the result is read here
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            # The task was cancelled (or an exception thrown into it) while
+            # parked: whatever the coroutine waits on is cancelled, as
+            # ``Task.cancel`` would have cancelled it, and the exception goes in.
+            self._park = None
+            pending, self.pending = self.pending, None
+            outcome, self._outcome = self._outcome, None
+            if outcome is None:
+                if pending is not None:
+                    pending.cancel()
+                return (_THROW, exc)
+            kind, payload = outcome
+            if kind == _YIELD:
+                if isinstance(payload, asyncio.Future):
+                    payload.cancel()
+                return (_THROW, exc)
+            if kind == _RAISE:
+                return outcome
+            if kind == _RETURN:
+                # It finished after its task was cancelled: the task ends
+                # cancelled, as asyncio does with a cancel pending at the end.
+                return (_RAISE, exc)
+            # _RESUME_AT: it sits at a receive future that was completed but
+            # not yet taken; the exception goes in there, and the data it held
+            # goes back to the stream.
+            if not payload.cancelled() and payload.exception() is None:
+                data = payload.result()
+                if data:
+                    self._stream._unread(data)
+            return (_THROW, exc)
+        return park.result()
+
+
+def drive_available(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether handlers on ``loop`` can be driven inline."""
+    return AVAILABLE
