@@ -65,7 +65,7 @@ class Driver:
     connection's task replaces ``await handler(stream)``. The stream calls
     :meth:`resume` and :meth:`wake`, after completing its receive future
     :attr:`pending`, and :meth:`cancelled` to learn whether that future is to be
-    treated as cancelled.
+    treated as cancelled; :meth:`deliver` does all three for data.
     """
 
     __slots__ = (
@@ -90,8 +90,9 @@ class Driver:
         self._send = coro.send
         self._stream = stream
         self._loop = loop
-        self._task: asyncio.Task[Any] | None = None
-        self._context: contextvars.Context | None = None
+        # Both set by run(), before the stream can call anything here.
+        self._task: asyncio.Task[Any] = None  # type: ignore[assignment]
+        self._context: contextvars.Context = None  # type: ignore[assignment]
         #: The stream's receive future the coroutine waits on while the task is
         #: parked; ``None`` otherwise.
         self.pending: asyncio.Future[Any] | None = None
@@ -107,26 +108,36 @@ class Driver:
         park = self._park
         return park is not None and park.cancelled()
 
-    def resume(self) -> None:
-        """Run the coroutine's next step inline; :attr:`pending` is done.
+    def deliver(self, waiter: asyncio.Future[Any], data: bytes) -> None:
+        """Complete :attr:`pending` (``waiter``) with ``data``, and resume inline.
 
-        Falls back to :meth:`wake` when another task is current.
+        The per-message path: one call from ``data_received``. When the task
+        was cancelled meanwhile, ``waiter`` is cancelled and ``data`` goes back
+        to the stream instead; when another task is current, the task is woken
+        to resume the coroutine.
         """
-        waiter, self.pending = self.pending, None
+        park = self._park
+        assert park is not None
+        if park.cancelled():
+            waiter.cancel()  # as the task's cancellation would have
+            self._stream._unread(data)
+            return
+        waiter.set_result(data)
         task, loop = self._task, self._loop
-        assert task is not None
-        assert self._context is not None
         try:
             enter_task(loop, task)
         except RuntimeError:
+            self.pending = None
             self._hand_back((_RESUME_AT, waiter))
             return
         try:
             yielded = self._context.run(self._send, None)
         except StopIteration as exc:
+            self.pending = None
             self._hand_back((_RETURN, exc.value))
             return
         except BaseException as exc:
+            self.pending = None
             self._hand_back((_RAISE, exc))
             return
         finally:
@@ -134,6 +145,7 @@ class Driver:
         if yielded is not None and yielded is self._stream._waiter:
             self.pending = yielded  # waiting on the stream again: stay parked
         else:
+            self.pending = None
             self._hand_back((_YIELD, yielded))
 
     def wake(self) -> None:
@@ -157,7 +169,10 @@ class Driver:
     @types.coroutine
     def run(self) -> Generator[Any, Any, Any]:
         """Drive the coroutine to its end from the current task; return its result."""
-        self._task = asyncio.current_task(self._loop)
+        task = asyncio.current_task(self._loop)
+        if task is None:
+            raise RuntimeError("Driver.run() must be awaited in a task")
+        self._task = task
         context = self._context = contextvars.copy_context()
         coro, stream = self._coro, self._stream
         send, throw = self._send, coro.throw

@@ -150,27 +150,20 @@ class Stream(asyncio.Protocol):
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
+            driver = self._driver
+            if driver is not None and driver.pending is waiter:
+                # Its handler is parked in a direct-driven task (_drive.py).
+                if len(data) > self._max_bytes:
+                    self._push(data[self._max_bytes :])
+                    data = data[: self._max_bytes]
+                driver.deliver(waiter, data)
+                return
             if not waiter.done():
-                driver = self._driver
-                if driver is not None and driver.pending is waiter:
-                    # Its handler is parked in a direct-driven task (_drive.py).
-                    if driver.cancelled():
-                        # The task was cancelled before this came: the receive
-                        # is cancelled, as it would have been, and data kept.
-                        waiter.cancel()
-                    else:
-                        if len(data) > self._max_bytes:
-                            self._push(data[self._max_bytes :])
-                            data = data[: self._max_bytes]
-                        waiter.set_result(data)
-                        driver.resume()
-                        return
-                else:
-                    if len(data) > self._max_bytes:
-                        self._push(data[self._max_bytes :])
-                        data = data[: self._max_bytes]
-                    waiter.set_result(data)
-                    return
+                if len(data) > self._max_bytes:
+                    self._push(data[self._max_bytes :])
+                    data = data[: self._max_bytes]
+                waiter.set_result(data)
+                return
         self._push(data)
 
     def _push(self, data: bytes) -> None:
