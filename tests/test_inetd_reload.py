@@ -7,13 +7,15 @@ in-process handlers and to children) survive all of it.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from aiosock.inetd import Inetd, InetdConfig
 from tests.inetd_helpers import LOOPS, Daemon, tcp_exchange, unbound_port
 from tests.inetd_programs import child_user, python_for_children, write_programs
 
@@ -131,3 +133,72 @@ def test_sighup_with_bad_lines_and_missing_file(workdir: tuple[Path, str]) -> No
         assert daemon.stop() == 0
     finally:
         daemon.kill()
+
+
+class _FakeService:
+    """What ``Inetd._closed_everywhere`` sees of a service: its starts in flight."""
+
+    def __init__(self, name: str, log: list[str]) -> None:
+        self.name = name
+        self.starting: set[asyncio.Future[object]] = set()
+        self.closed = False
+        self.log = log
+        self.on_close: Callable[[], None] = lambda: None
+        self.looked_at = asyncio.Event()
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.starting)
+
+    @property
+    def spawning(self) -> frozenset[asyncio.Future[object]]:
+        self.looked_at.set()  # the reload looks, then waits in the same step
+        return frozenset(f for f in self.starting if not f.done())
+
+    def close_sockets(self) -> None:
+        if not self.spawning and not self.closed:
+            self.closed = True
+            self.log.append(f"{self.name} closed")
+            self.on_close()
+
+
+async def test_reload_waits_for_starts_that_forked_while_a_removed_port_was_open() -> (
+    None
+):
+    """Regression (the SIGHUP storm): a removed service busy starting a program
+    closes its sockets only after that start; another service's start that
+    forked meanwhile holds a copy of them until it execs. The reload must wait
+    for that start too, or the port cannot be bound again when it comes back.
+    """
+    loop = asyncio.get_running_loop()
+    log: list[str] = []
+    inetd = Inetd(InetdConfig())
+    removed = _FakeService("removed", log)
+    other = _FakeService("other", log)
+    own_start: asyncio.Future[object] = loop.create_future()
+    removed.starting.add(own_start)
+    inetd._retired = {removed}  # type: ignore[assignment]
+    inetd._services = {("other",): other}  # type: ignore[dict-item]
+    forked_meanwhile: asyncio.Future[object] = loop.create_future()
+
+    def close_then_exec() -> None:
+        # The other start execs (drops its copies) only after the close.
+        loop.call_soon(forked_meanwhile.set_result, None)
+        log.append("other start still holds the copy")
+
+    removed.on_close = close_then_exec
+
+    async def reload_part() -> None:
+        await inetd._closed_everywhere()
+        log.append(f"returned with the other start done: {forked_meanwhile.done()}")
+
+    task = asyncio.create_task(reload_part())
+    await asyncio.wait_for(removed.looked_at.wait(), 5)  # it waits for own_start
+    other.starting.add(forked_meanwhile)  # a start forked while the port was open
+    own_start.set_result(None)
+    await asyncio.wait_for(task, 5)
+    assert log == [
+        "removed closed",
+        "other start still holds the copy",
+        "returned with the other start done: True",
+    ]
