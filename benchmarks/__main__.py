@@ -81,6 +81,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="run with this interpreter; skip the peers it lacks",
     )
     parser.add_argument("--list", action="store_true", help="list and exit")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions per message with callgrind instead (the same as "
+        "python -m benchmarks.instructions; the options after it are its own: "
+        "--instructions --help)",
+    )
     return parser.parse_args(argv)
 
 
@@ -300,6 +307,11 @@ def run_workload(
 def main(argv: list[str] | None = None) -> None:
     """Run the chosen workloads against the chosen servers; write the results."""
     argv = sys.argv[1:] if argv is None else argv
+    if "--instructions" in argv:
+        from benchmarks import instructions
+
+        instructions.main([a for a in argv if a != "--instructions"])
+        return
     args = parse_args(argv)
     if args.list:
         for w in catalog.WORKLOADS:

@@ -88,25 +88,34 @@ def _tail(path: Path, lines: int = 3) -> str:
 
 
 @contextlib.contextmanager
-def running_server(argv: list[str], name: str) -> Iterator[tuple[int, str]]:
-    """Start a server pinned to core 0; yield (pid, what READY named); kill it."""
+def running_server(
+    argv: list[str],
+    name: str,
+    ready_timeout: float = READY_TIMEOUT,
+    env: dict[str, str] | None = None,
+) -> Iterator[tuple[int, str]]:
+    """Start a server pinned to core 0; yield (pid, what READY named); kill it.
+
+    ``env`` adds variables to the server's environment; ``ready_timeout`` is how
+    long it may take to print READY (longer under valgrind).
+    """
     with tempfile.NamedTemporaryFile(prefix="aiosock-bench-", suffix=".err") as err:
         proc = subprocess.Popen(
             [*taskset(0), *argv],
             stdout=subprocess.PIPE,
             stderr=err,
             stdin=subprocess.DEVNULL,
-            env=python_env(),
+            env={**python_env(), **(env or {})},
             text=True,
         )
         try:
             assert proc.stdout is not None
-            ready, _, _ = select.select([proc.stdout], [], [], READY_TIMEOUT)
+            ready, _, _ = select.select([proc.stdout], [], [], ready_timeout)
             line = proc.stdout.readline().split() if ready else []
             if len(line) < 2 or line[0] != "READY":
                 proc.kill()
                 proc.wait()
-                why = _tail(Path(err.name)) or f"no READY line in {READY_TIMEOUT:g}s"
+                why = _tail(Path(err.name)) or f"no READY line in {ready_timeout:g}s"
                 raise ServerFailed(f"{name} did not start: {why}")
             yield proc.pid, line[1]
             if proc.poll() is not None:

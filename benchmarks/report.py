@@ -376,8 +376,34 @@ def publish(results_path: Path, docs: Path = DOCS) -> None:
     shutil.copyfile(results_path, assets / "results.json")
     (assets / "report.md").write_text(markdown(results))
     images = charts.draw_all(results, assets)
-    (docs / "benchmarks.rst").write_text(rst.page(results, images))
+    (docs / "benchmarks.rst").write_text(
+        rst.page(results, images, published_instructions(assets))
+    )
     print(f"published {results_path} to {docs / 'benchmarks.rst'} and {assets}/")
+
+
+def published_instructions(assets: Path) -> dict[str, Any] | None:
+    """The instructions run published beside the results (benchmarks.instructions)."""
+    path = assets / "instructions.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def write_page(docs: Path = DOCS) -> Path:
+    """Regenerate docs/benchmarks.rst from what docs/benchmarks/ already holds.
+
+    No run is copied and no chart is drawn: the page is written from the
+    published ``results.json``, the charts found beside it and, when there is
+    one, the published ``instructions.json``.
+    """
+    from benchmarks import rst
+
+    assets = docs / "benchmarks"
+    results = ensure_summaries(json.loads((assets / "results.json").read_text()))
+    names = ["overview"] + [w["name"] for w in results["workloads"]]
+    images = {n: f"{n}.png" for n in names if (assets / f"{n}.png").exists()}
+    page = docs / "benchmarks.rst"
+    page.write_text(rst.page(results, images, published_instructions(assets)))
+    return page
 
 
 def main() -> None:
