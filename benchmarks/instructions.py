@@ -94,13 +94,6 @@ class Load:
     def generator(self) -> str:
         return "loadgen" if self.style == "stream" else "udpgen"
 
-    @property
-    def column(self) -> str:
-        """A short heading for the combined tables."""
-        what = "connection" if self.style == "stream" else "socket"
-        plural = "" if self.clients == 1 else "s"
-        return f"{self.transport.upper()}, {self.clients} {what}{plural}"
-
 
 LOADS: tuple[Load, ...] = (
     Load("tcp-1k-x1", "TCP, 1 KiB ping-pong, 1 connection", "stream", "tcp", 1, 1024),
@@ -306,7 +299,6 @@ def run(
         load.name: {
             "name": load.name,
             "title": load.title,
-            "column": load.column,
             "style": load.style,
             "transport": load.transport,
             "clients": load.clients,
@@ -363,6 +355,14 @@ def add_ratios(record: dict[str, Any]) -> None:
 # Tables ------------------------------------------------------------------------
 
 
+def column(record: dict[str, Any]) -> str:
+    """A load's short heading in the combined tables: "TCP, 50 connections"."""
+    transport = {"unix": "Unix"}.get(record["transport"], record["transport"].upper())
+    what = "connection" if record["style"] == "stream" else "socket"
+    plural = "" if record["clients"] == 1 else "s"
+    return f"{transport}, {record['clients']} {what}{plural}"
+
+
 def _cell(row: dict[str, Any] | None) -> str:
     if not row:
         return "-"
@@ -391,14 +391,14 @@ def tables(results: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]
         out.append(
             (
                 f"{what.capitalize()}, {size_text} messages",
-                ["server", *(w["column"] for w in loads)],
+                ["server", *(column(w) for w in loads)],
                 list(rows.values()),
             )
         )
     return out
 
 
-def facts(results: dict[str, Any]) -> list[tuple[str, str]]:
+def facts(results: dict[str, Any], with_command: bool = True) -> list[tuple[str, str]]:
     """Date, versions and settings of an instructions run."""
     v, m, git = results["versions"], results["machine"], results.get("git", {})
     settings = results["settings"]
@@ -417,8 +417,7 @@ def facts(results: dict[str, Any]) -> list[tuple[str, str]]:
             f"{settings['seconds']:g} s per load under callgrind, after "
             f"{settings['warmup']:g} s of uninstrumented warm-up",
         ),
-        ("Command", f"``{results['command']}``"),
-    ]
+    ] + ([("Command", f"``{results['command']}``")] if with_command else [])
 
 
 FIGURE = (
