@@ -216,7 +216,17 @@ async def serve(
         if idle_timeout is not None:
             stream.watch_idle(idle_timeout)  # type: ignore[attr-defined]
         try:
-            await _run_handler(handler, stream, loop)
+            # Not a helper coroutine: an idle connection waits in this frame.
+            awaitable = handler(stream)
+            if DRIVE_AVAILABLE and isinstance(awaitable, types.CoroutineType):
+                driver = Driver(awaitable, stream, loop)
+                stream._driver = driver
+                try:
+                    await driver.run()
+                finally:
+                    stream._driver = None
+            else:
+                await awaitable
         except asyncio.CancelledError:
             stream.abort()
             raise
@@ -241,24 +251,6 @@ async def serve(
         sock=sock,
         mode=mode,
     )
-
-
-async def _run_handler(
-    handler: Callable[[Stream], Awaitable[object]],
-    stream: Stream,
-    loop: asyncio.AbstractEventLoop,
-) -> None:
-    """Run ``handler(stream)``, directly driven by its stream where possible."""
-    awaitable = handler(stream)
-    if not (DRIVE_AVAILABLE and isinstance(awaitable, types.CoroutineType)):
-        await awaitable
-        return
-    driver = Driver(awaitable, stream, loop)
-    stream._driver = driver
-    try:
-        await driver.run()
-    finally:
-        stream._driver = None
 
 
 def _peername(conn: socket.socket) -> Any:

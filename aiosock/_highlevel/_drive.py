@@ -198,7 +198,20 @@ class Driver:
                         return exc.value
                 waiter = stream._waiter
                 if waiter is not None and yielded is waiter:
-                    message = yield from self._parked(waiter)
+                    # Park (inline here, not a generator of its own: an idle
+                    # connection waits here, and a frame less is half a KiB).
+                    park: asyncio.Future[tuple[int, Any]] = self._loop.create_future()
+                    self._park = park
+                    self.pending = waiter
+                    park._asyncio_future_blocking = True  # as Future.__await__ does
+                    try:
+                        yield park  # a task is woken with None: read the result
+                    except GeneratorExit:
+                        raise
+                    except BaseException as exc:
+                        message = self._cancelled_while_parked(exc)
+                    else:
+                        message = park.result()
                     continue
                 try:
                     value = yield yielded
@@ -215,49 +228,39 @@ class Driver:
             self._park = self.pending = None
             self._outcome = None
 
-    def _parked(
-        self, waiter: asyncio.Future[Any]
-    ) -> Generator[Any, Any, tuple[int, Any]]:
-        """Park the task until an inline step hands something back."""
-        park: asyncio.Future[tuple[int, Any]] = self._loop.create_future()
-        self._park = park
-        self.pending = waiter
-        park._asyncio_future_blocking = True  # what Future.__await__ does
-        try:
-            yield park  # a task is woken with None: the result is read here
-        except GeneratorExit:
-            raise
-        except BaseException as exc:
-            # The task was cancelled (or an exception thrown into it) while
-            # parked: whatever the coroutine waits on is cancelled, as
-            # ``Task.cancel`` would have cancelled it, and the exception goes in.
-            self._park = None
-            pending, self.pending = self.pending, None
-            outcome, self._outcome = self._outcome, None
-            if outcome is None:
-                if pending is not None:
-                    pending.cancel()
-                return (_THROW, exc)
-            kind, payload = outcome
-            if kind == _YIELD:
-                if isinstance(payload, asyncio.Future):
-                    payload.cancel()
-                return (_THROW, exc)
-            if kind == _RAISE:
-                return outcome
-            if kind == _RETURN:
-                # It finished after its task was cancelled: the task ends
-                # cancelled, as asyncio does with a cancel pending at the end.
-                return (_RAISE, exc)
-            # _RESUME_AT: it sits at a receive future that was completed but
-            # not yet taken; the exception goes in there, and the data it held
-            # goes back to the stream.
-            if not payload.cancelled() and payload.exception() is None:
-                data = payload.result()
-                if data:
-                    self._stream._unread(data)
+    def _cancelled_while_parked(self, exc: BaseException) -> tuple[int, Any]:
+        """What to do after ``exc`` was thrown into the task while parked.
+
+        The task was cancelled (or an exception thrown into it): whatever the
+        coroutine waits on is cancelled, as ``Task.cancel`` would have cancelled
+        it, and the exception goes in there.
+        """
+        self._park = None
+        pending, self.pending = self.pending, None
+        outcome, self._outcome = self._outcome, None
+        if outcome is None:
+            if pending is not None:
+                pending.cancel()
             return (_THROW, exc)
-        return park.result()
+        kind, payload = outcome
+        if kind == _YIELD:
+            if isinstance(payload, asyncio.Future):
+                payload.cancel()
+            return (_THROW, exc)
+        if kind == _RAISE:
+            return outcome
+        if kind == _RETURN:
+            # It finished after its task was cancelled: the task ends
+            # cancelled, as asyncio does with a cancel pending at the end.
+            return (_RAISE, exc)
+        # _RESUME_AT: it sits at a receive future that was completed but
+        # not yet taken; the exception goes in there, and the data it held
+        # goes back to the stream.
+        if not payload.cancelled() and payload.exception() is None:
+            data = payload.result()
+            if data:
+                self._stream._unread(data)
+        return (_THROW, exc)
 
 
 def drive_available(loop: asyncio.AbstractEventLoop) -> bool:
