@@ -151,7 +151,7 @@ def test_atheris_where_it_installs(name: str, figure: Figure) -> None:
     import subprocess
     import sys
 
-    runs = scale(3000, 1_000_000)
+    runs = scale(3000, 200_000)
     done = subprocess.run(
         [sys.executable, "-c", _ATHERIS_TARGET, name, str(runs)],
         capture_output=True,
