@@ -38,6 +38,7 @@ from ._highlevel._api import serve as serve
 from ._highlevel._api import stream_pair as stream_pair
 from ._highlevel._api import wrap_socket as wrap_socket
 from ._highlevel._datagram import DatagramSocket as DatagramSocket
+from ._highlevel._datagram_api import datagram_pair as datagram_pair
 from ._highlevel._datagram_api import open_datagram as open_datagram
 from ._highlevel._datagram_server import DatagramServer as DatagramServer
 from ._highlevel._datagram_server import serve_datagram as serve_datagram
@@ -86,6 +87,7 @@ __all__ = [
     "connect",
     "connect_packets",
     "connect_protocol",
+    "datagram_pair",
     "from_sockaddr",
     "interfaces",
     "netdb",

@@ -10,6 +10,12 @@ larger limits). It is also used on uvloop for Unix-domain
 datagrams, which can be larger than uvloop's fixed 250 kB receive buffer (uvloop
 would cut them short without a word).
 
+Its subclass ``_dgram_messages.MessageTransport`` reads with ``recvmsg`` and
+keeps descriptors and credentials (Unix-domain sockets that may be asked for
+them). Both send ancillary data: ``sendmsg`` sends a datagram with it at once,
+or queues it in order with the others and returns a future that is done once
+the kernel took it.
+
 Both report a datagram longer than ``max_size`` (``MSG_TRUNC`` tells the real
 length) through ``error_received`` as :class:`~aiosock.MessageTooLargeError`,
 never as cut-short data. ``DrainingTransport.sendto`` raises the kernel's error
@@ -17,8 +23,8 @@ at once (as ``socket.sendto`` does); only datagrams queued because the socket
 was full report theirs later, through ``error_received``.
 
 Call order to the protocol: ``connection_made -> (datagram_received |
-error_received)* -> connection_lost``, with ``pause_writing``/``resume_writing``
-pairs in between.
+message_received | error_received)* -> connection_lost``, with
+``pause_writing``/``resume_writing`` pairs in between.
 """
 
 from __future__ import annotations
@@ -52,17 +58,21 @@ READ_BATCH: Final = 128
 #: Bytes of queued outgoing datagrams above which the protocol is paused.
 WRITE_HIGH_WATER: Final = 64 * 1024
 
-_MSG_TRUNC: Final = getattr(socket, "MSG_TRUNC", 0)
+_MSG_TRUNC: Final = int(getattr(socket, "MSG_TRUNC", 0))
 
 
-def too_large(size: int, limit: int) -> MessageTooLargeError:
-    """Return the error for a received datagram longer than ``limit``."""
-    return MessageTooLargeError(
-        f"received a datagram of {size} bytes, expected at most {limit} "
-        "(max_size); it was dropped",
-        size=size,
-        limit=limit,
-    )
+def too_large(size: int | None, limit: int) -> MessageTooLargeError:
+    """Return the error for a received datagram longer than ``limit``.
+
+    ``size`` is ``None`` where the read did not tell the datagram's length.
+    """
+    if size is None:
+        what = f"received a datagram longer than {limit} bytes (max_size)"
+    else:
+        what = (
+            f"received a datagram of {size} bytes, expected at most {limit} (max_size)"
+        )
+    return MessageTooLargeError(f"{what}; it was dropped", size=size, limit=limit)
 
 
 class DrainingTransport(asyncio.DatagramTransport):
@@ -98,7 +108,9 @@ class DrainingTransport(asyncio.DatagramTransport):
         self._reading = False
         self._closing = False
         self._closed = False
-        self._queue: collections.deque[tuple[bytes, Any]] = collections.deque()
+        # (datagram, address, None) or, from sendmsg(), (datagram, address,
+        # (ancillary data, future done once the kernel took it)).
+        self._queue: collections.deque[tuple[bytes, Any, Any]] = collections.deque()
         self._queued_bytes = 0
         self._protocol_paused = False
         self._extra: dict[str, Any] = {"socket": sock}
@@ -215,7 +227,45 @@ class DrainingTransport(asyncio.DatagramTransport):
                 self._loop.add_writer(self._fd, self._write_ready)
             else:
                 return
-        self._queue.append((bytes(data), addr))
+        self._enqueue(data, addr, None)
+
+    def sendmsg(
+        self, data: Any, ancillary: list[tuple[int, int, bytes]], addr: Any = None
+    ) -> asyncio.Future[None] | None:
+        """Send one datagram with ancillary data (``sendmsg``), in order with the rest.
+
+        Returns:
+            ``None`` when the kernel took it at once; else the datagram is queued
+            behind the others and the future is done once the kernel took it (or
+            has the kernel's error). Cancel the future to take the datagram back
+            while it waits. Descriptors in ``ancillary`` must stay open until then.
+
+        Raises:
+            OSError: The kernel refused the datagram (raised at once).
+        """
+        if self._closing:
+            raise ConnectionResetError("the transport is closing")
+        if not self._queue:
+            try:
+                self._sendmsg(data, ancillary, addr)
+            except (BlockingIOError, InterruptedError):
+                self._loop.add_writer(self._fd, self._write_ready)
+            else:
+                return None
+        sent: asyncio.Future[None] = self._loop.create_future()
+        self._enqueue(data, addr, (ancillary, sent))
+        return sent
+
+    def _sendmsg(
+        self, data: Any, ancillary: list[tuple[int, int, bytes]], addr: Any
+    ) -> None:
+        if addr is None:
+            self._sock.sendmsg([data], ancillary)
+        else:
+            self._sock.sendmsg([data], ancillary, 0, addr)
+
+    def _enqueue(self, data: Any, addr: Any, extra: Any) -> None:
+        self._queue.append((bytes(data), addr, extra))
         self._queued_bytes += len(data)
         if not self._protocol_paused and self._queued_bytes > WRITE_HIGH_WATER:
             self._protocol_paused = True
@@ -224,16 +274,23 @@ class DrainingTransport(asyncio.DatagramTransport):
     def _write_ready(self) -> None:
         queue = self._queue
         while queue:
-            data, addr = queue[0]
+            data, addr, extra = queue[0]
             try:
-                if addr is None:
+                if extra is not None:
+                    if not extra[1].done():  # else cancelled: not sent
+                        self._sendmsg(data, extra[0], addr)
+                        extra[1].set_result(None)
+                elif addr is None:
                     self._sock.send(data)
                 else:
                     self._sock.sendto(data, addr)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
-                self._protocol.error_received(exc)
+                if extra is not None:
+                    extra[1].set_exception(exc)
+                else:
+                    self._protocol.error_received(exc)
             queue.popleft()
             self._queued_bytes -= len(data)
         self._loop.remove_writer(self._fd)
@@ -268,6 +325,11 @@ class DrainingTransport(asyncio.DatagramTransport):
         self.pause_reading()
         if self._queue:
             self._loop.remove_writer(self._fd)
+            for _data, _addr, extra in self._queue:
+                if extra is not None and not extra[1].done():
+                    extra[1].set_exception(
+                        ConnectionAbortedError("the transport was aborted")
+                    )
             self._queue.clear()
             self._queued_bytes = 0
         self._loop.call_soon(self._finish, None)
@@ -316,6 +378,7 @@ async def make_datagram_transport(
     *,
     max_size: int,
     draining: bool = False,
+    ancillary: int = 0,
 ) -> tuple[asyncio.DatagramTransport, bool]:
     """Put the fastest datagram transport of the running loop on ``sock``.
 
@@ -329,6 +392,9 @@ async def make_datagram_transport(
             datagram (0.82-0.91x against 0.77-0.78x of a bare uvloop protocol,
             UDP 100 B over 20 sockets), while a receiving task is as fast on
             either.
+        ancillary: Read with ``recvmsg`` and a control buffer of this size
+            (``MessageTransport``, which hands datagrams that came with
+            ancillary data to the protocol's ``message_received``).
 
     Returns:
         The transport (which owns ``sock`` from now on) and whether it is the
@@ -336,14 +402,25 @@ async def make_datagram_transport(
         ``error_received`` rather than raising them).
     """
     loop = asyncio.get_running_loop()
-    if not draining and uses_loop_transport(loop, sock.family, max_size):
-        transport, _protocol = await loop.create_datagram_endpoint(
+    if (
+        not draining
+        and not ancillary
+        and uses_loop_transport(loop, sock.family, max_size)
+    ):
+        own, _protocol = await loop.create_datagram_endpoint(
             protocol_factory, sock=sock
         )
-        return transport, True
+        return own, True
     waiter = loop.create_future()
     protocol = protocol_factory()
-    transport = DrainingTransport(loop, sock, protocol, max_size=max_size)
+    if ancillary:
+        from ._dgram_messages import MessageTransport  # it subclasses ours
+
+        transport: DrainingTransport = MessageTransport(
+            loop, sock, protocol, max_size=max_size, ancillary=ancillary
+        )
+    else:
+        transport = DrainingTransport(loop, sock, protocol, max_size=max_size)
     loop.call_soon(waiter.set_result, None)
     await waiter  # connection_made has run
     return transport, False

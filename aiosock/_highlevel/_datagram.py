@@ -31,7 +31,8 @@ from .._foundation._errors import (
     MessageTooLargeError,
 )
 from .._foundation._optionsview import OptionsView
-from ._datagram_base import DEFAULT_MAX_SIZE, DatagramBase
+from ._datagram_base import DEFAULT_MAX_SIZE
+from ._datagram_local import DatagramLocal
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_MAX_SIZE", "DatagramSocket"]
 
 
-class DatagramSocket(DatagramBase):
+class DatagramSocket(DatagramLocal):
     """A datagram socket: UDP over IPv4 or IPv6, or a Unix-domain datagram socket.
 
     Get one from :func:`aiosock.open_datagram`, or as the ``sock`` argument of a
@@ -49,6 +50,9 @@ class DatagramSocket(DatagramBase):
     whole: boundaries are kept. One task at a time may receive; a second
     concurrent receiver gets :class:`~aiosock.BusyResourceError`. Using the
     socket after :meth:`aclose` raises :class:`~aiosock.ClosedResourceError`.
+
+    A Unix-domain one also passes descriptors and credentials
+    (:meth:`send_fds`, :meth:`receive_message`, :attr:`peer_credentials`).
 
     The asyncio protocol callbacks (``datagram_received`` and so on) are the
     transport's to call.

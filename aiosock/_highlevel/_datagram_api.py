@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import socket
 from typing import TYPE_CHECKING, Any
 
 from .._core._dgram import BoundDatagram, open_datagram_socket
 from .._core._dgram_transport import make_datagram_transport
-from .._core._listeners import DEFAULT_SOCKET_MODE
-from .._foundation._concepts import Style
-from .._foundation._endpoints import EndpointLike, as_endpoint
+from .._core._listeners import DEFAULT_SOCKET_MODE, Listener
+from .._foundation._addresses import LocalAddress
+from .._foundation._concepts import Namespace, Style
+from .._foundation._endpoints import Endpoint, EndpointLike, as_endpoint
 from ._datagram import DEFAULT_MAX_SIZE, DatagramSocket
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-__all__ = ["check_max_size", "open_datagram", "wrap_datagram"]
+__all__ = ["check_max_size", "datagram_pair", "open_datagram", "wrap_datagram"]
 
 
 def check_max_size(value: int) -> int:
@@ -41,13 +43,26 @@ async def wrap_datagram(
             bound.sock, bound.holder, remote=bound.remote, max_size=max_size, **kwargs
         )
         transport, loop_owned = await make_datagram_transport(
-            bound.sock, lambda: protocol, max_size=max_size, draining=draining
+            bound.sock,
+            lambda: protocol,
+            max_size=max_size,
+            draining=draining,
+            ancillary=_ancillary_space(bound.sock, factory),
         )
     except BaseException:
         bound.holder.close()
         raise
     protocol._attach(transport, loop_owned)
     return protocol
+
+
+def _ancillary_space(
+    sock: socket.socket, factory: Callable[..., DatagramSocket]
+) -> int:
+    """The control buffer to read with: Unix-domain sockets keep ancillary data."""
+    if sock.family != socket.AF_UNIX:
+        return 0
+    return getattr(factory, "_ancillary_space", 0)
 
 
 async def open_datagram(
@@ -95,3 +110,41 @@ async def open_datagram(
         local_ep, remote_ep, options=options, mode=mode, autobind=autobind
     )
     return await wrap_datagram(bound, max_size=max_size)
+
+
+async def datagram_pair(
+    *, max_size: int = DEFAULT_MAX_SIZE
+) -> tuple[DatagramSocket, DatagramSocket]:
+    """Return two connected Unix-domain datagram sockets (the manual's ``socketpair``).
+
+    Neither has a name: each one's :attr:`~DatagramSocket.remote_address` is
+    ``LocalAddress("")``. The kernel records each one's
+    :attr:`~DatagramSocket.peer_credentials` (the process that made the pair).
+
+    Args:
+        max_size: The longest datagram each one receives, as for
+            :func:`open_datagram`.
+
+    Raises:
+        ValueError: ``max_size`` is not a positive ``int``.
+    """
+    check_max_size(max_size)
+    remote = Endpoint(Style.DATAGRAM, Namespace.LOCAL, LocalAddress(""))
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    for sock in (a, b):
+        sock.setblocking(False)
+    try:
+        first = await wrap_datagram(
+            BoundDatagram(a, Listener(a, remote), remote), max_size=max_size
+        )
+    except BaseException:
+        b.close()
+        raise
+    try:
+        second = await wrap_datagram(
+            BoundDatagram(b, Listener(b, remote), remote), max_size=max_size
+        )
+    except BaseException:
+        first.abort()
+        raise
+    return first, second

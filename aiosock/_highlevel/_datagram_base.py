@@ -7,6 +7,10 @@ future that ``datagram_received`` completes with the datagram itself. Sender
 addresses become typed addresses through a small cache. Errors keep the
 kernel's order: queued datagrams first, then an error the kernel reported,
 raised once by the next operation.
+
+Queued datagrams are ``(data, sockaddr, extra)``: ``extra`` is ``None``, or the
+descriptors and credentials that came with the datagram (``_datagram_local``),
+whose descriptors a receive that did not ask for them closes.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from .._foundation._errors import (
     ClosedResourceError,
 )
 from ._destinations import Destinations
+from ._local import close_fds
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -72,9 +77,11 @@ class DatagramBase(asyncio.DatagramProtocol):
             if remote is not None
             else None
         )
-        self._queue: collections.deque[tuple[bytes, Any]] = collections.deque()
+        self._queue: collections.deque[tuple[bytes, Any, Any]] = collections.deque()
         self._waiter: asyncio.Future[Any] | None = None
         self._want_address = False
+        # receive_message() waits: the waiter gets the queue item itself.
+        self._want_message = False
         self._error: Exception | None = None
         self._send_error: Exception | None = None
         self._closing = False
@@ -118,25 +125,38 @@ class DatagramBase(asyncio.DatagramProtocol):
             self._waiter = None
             if not waiter.done():
                 if self._want_address:
-                    waiter.set_result((data, self._address_of(addr)))
+                    if self._want_message:
+                        waiter.set_result((data, addr, None))
+                    else:
+                        waiter.set_result((data, self._address_of(addr)))
                 else:
                     waiter.set_result(data)
                 return
         queue = self._queue
         if len(queue) < QUEUE_LIMIT:
-            queue.append((data, addr))
+            queue.append((data, addr, None))
             return
+        self._queue_over_limit((data, addr, None))
+
+    def _queue_over_limit(self, item: tuple[bytes, Any, Any]) -> None:
         # Nobody receives: let the kernel's queue take the excess where the
         # transport can pause (the kernel then counts what it drops); else drop
         # here, and count it.
         pause = getattr(self._transport, "pause_reading", None)
         if pause is None:
             self._dropped += 1
+            self._discard(item)
             return
-        queue.append((data, addr))
+        self._queue.append(item)
         if not self._read_paused:
             self._read_paused = True
             pause()
+
+    def _discard(self, item: tuple[bytes, Any, Any]) -> None:
+        """Close the descriptors of a datagram nobody will receive (if any)."""
+        extra = item[2]
+        if extra is not None:
+            close_fds(extra[0])
 
     def error_received(self, exc: Exception) -> None:
         """Keep the error for the operation it belongs to."""
@@ -169,6 +189,9 @@ class DatagramBase(asyncio.DatagramProtocol):
             if not drain.done():
                 drain.set_result(None)
         self._holder.close()
+        queue = self._queue
+        while queue:
+            self._discard(queue.popleft())
         lost = self._lost_waiter
         if lost is not None and not lost.done():
             lost.set_result(None)
@@ -218,7 +241,7 @@ class DatagramBase(asyncio.DatagramProtocol):
         fut.set_result(value)
         return fut
 
-    def _pop(self) -> tuple[bytes, Any]:
+    def _pop(self) -> tuple[bytes, Any, Any]:
         item = self._queue.popleft()
         if self._read_paused and len(self._queue) <= QUEUE_LIMIT // 2:
             self._read_paused = False
@@ -226,7 +249,9 @@ class DatagramBase(asyncio.DatagramProtocol):
                 self._transport.resume_reading()  # type: ignore[union-attr]
         return item
 
-    def _park(self, want_address: bool) -> asyncio.Future[Any]:
+    def _park(
+        self, want_address: bool, want_message: bool = False
+    ) -> asyncio.Future[Any]:
         if self._closing:
             raise ClosedResourceError("the socket was closed")
         error = self._error
@@ -240,6 +265,7 @@ class DatagramBase(asyncio.DatagramProtocol):
         waiter = self._create_future()
         self._waiter = waiter
         self._want_address = want_address
+        self._want_message = want_message
         return waiter
 
     def receive_from(self) -> Awaitable[tuple[bytes, ConcreteAddress]]:
@@ -258,7 +284,9 @@ class DatagramBase(asyncio.DatagramProtocol):
                 was refused (connected UDP: an ICMP port-unreachable).
         """
         if self._queue and not self._closing:
-            data, addr = self._pop()
+            data, addr, extra = self._pop()
+            if extra is not None:
+                close_fds(extra[0])  # not asked for
             return self._ready((data, self._address_of(addr)))
         return self._park(True)
 
@@ -268,7 +296,10 @@ class DatagramBase(asyncio.DatagramProtocol):
         Raises the same errors as :meth:`receive_from`.
         """
         if self._queue and not self._closing:
-            return self._ready(self._pop()[0])
+            data, _addr, extra = self._pop()
+            if extra is not None:
+                close_fds(extra[0])  # not asked for
+            return self._ready(data)
         return self._park(False)
 
     def __aiter__(self) -> Self:

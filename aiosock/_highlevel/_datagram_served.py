@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from .._foundation._addresses import ConcreteAddress
     from ._datagram_server import DatagramServer
+    from ._local import LocalMessage
 
 __all__ = ["ServedSocket", "Worker"]
 
@@ -49,7 +50,13 @@ class Worker:
 
 
 class ServedSocket(DatagramSocket):
-    """A socket of a datagram server: what it receives goes to the handler."""
+    """A socket of a datagram server: what it receives goes to the handler.
+
+    Its transport reads with ``recvfrom``: the handler gets no descriptors, so
+    the kernel closes any that come with a datagram.
+    """
+
+    _ancillary_space = 0
 
     def __init__(self, *args: Any, server: DatagramServer, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -146,5 +153,9 @@ class ServedSocket(DatagramSocket):
         return self._refuse()  # type: ignore[no-any-return]
 
     def receive_from(self) -> Awaitable[tuple[bytes, ConcreteAddress]]:
+        """Refused: the server's handler receives every datagram."""
+        return self._refuse()  # type: ignore[no-any-return]
+
+    async def receive_message(self, *, max_fds: int = 253) -> LocalMessage:
         """Refused: the server's handler receives every datagram."""
         return self._refuse()  # type: ignore[no-any-return]

@@ -59,6 +59,7 @@ __all__ = [
     "LocalMessage",
     "close_fds",
     "fds_ancillary",
+    "parse_ancillary",
     "peer_credentials",
     "stream_receive_message",
     "stream_send_fds",
@@ -88,12 +89,16 @@ class DescriptorsLostError(AiosockError, OSError):
     Attributes:
         data: The bytes that came with the lost descriptors. On a stream they are
             part of the byte stream: use them.
+        address: The sender's address (datagram sockets), else ``None``.
     """
 
-    def __init__(self, reason: str, data: bytes) -> None:
+    def __init__(
+        self, reason: str, data: bytes, *, address: ConcreteAddress | None = None
+    ) -> None:
         super().__init__(errno.EMFILE, reason)
         self.reason = reason
         self.data = data
+        self.address = address
 
     def __str__(self) -> str:
         return self.reason
@@ -164,9 +169,10 @@ def _check_max(max_bytes: int, max_fds: int) -> None:
         raise ValueError(f"'max_fds' must be in 0..{MAX_FDS} (got {max_fds})")
 
 
-def _parse_ancillary(
+def parse_ancillary(
     ancdata: list[tuple[int, int, bytes]],
 ) -> tuple[list[int], Credentials | None]:
+    """Return the descriptors and credentials in ``recvmsg`` ancillary data."""
     fds: list[int] = []
     credentials = None
     for level, kind, payload in ancdata:
@@ -212,7 +218,7 @@ def try_receive_message(
         )
     except (BlockingIOError, InterruptedError):
         return None
-    fds, credentials = _parse_ancillary(ancdata)
+    fds, credentials = parse_ancillary(ancdata)
     if msg_flags & socket.MSG_CTRUNC:
         close_fds(fds)
         raise DescriptorsLostError(
