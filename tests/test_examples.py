@@ -33,6 +33,7 @@ TIMEOUT = 30
 #: The examples the tests below run (test_every_example_is_tested keeps it whole).
 TESTED = {
     # The datagram examples run in tests/test_examples_datagram.py.
+    "fd_passing_datagram.py",
     "local_datagram_client.py",
     "local_datagram_server.py",
     "udp_echo_client.py",

@@ -8,6 +8,7 @@ or a fresh Unix name, its "listening on" line read to point the client at it.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,26 @@ def test_udp_echo_client_reports_a_refused_port(loop: str) -> None:
     )
     assert result.returncode == 1
     assert "refused" in result.stderr.decode().lower()
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_fd_passing_datagram_broker(loop: str) -> None:
+    """Each child gets the pipe's write end from the broker and writes through it."""
+    out = _run(loop, "fd_passing_datagram.py", "--children", "3")
+    broker = re.search(r"^broker (\d+): listening on unixgram:@", out, re.M)
+    assert broker is not None, out
+    children = set(
+        re.findall(r"^child (\d+): got descriptor \d+ with 'the log'$", out, re.M)
+    )
+    assert len(children) == 3, out
+    requests = re.findall(
+        rf"^broker {broker.group(1)}: 'the log, please' from pid (\d+) "
+        rf"\(uid {os.geteuid()}\) at @\w+$",
+        out,
+        re.M,
+    )
+    assert set(requests) == children, out
+    logged = re.findall(
+        r"^broker \d+: the log says: hello from child (\d+)$", out, re.M
+    )
+    assert set(logged) == children, out
