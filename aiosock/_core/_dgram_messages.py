@@ -78,7 +78,8 @@ class MessageTransport(DrainingTransport):
         space = self._ancillary
         protocol = self._protocol
         received = protocol.datagram_received
-        for _ in range(READ_BATCH):
+        more = self.more
+        for count in range(READ_BATCH):
             try:
                 data, ancdata, flags, addr = recvmsg(limit, space, _CLOEXEC)
             except (BlockingIOError, InterruptedError):
@@ -90,7 +91,7 @@ class MessageTransport(DrainingTransport):
                     self._message(data, addr, ancdata, flags, None)
                 else:
                     received(data, addr)
-            if not self._reading:
+            if not self.reading or (count == 0 and not more(0)):
                 return
 
     def _read_large_messages(self) -> None:
@@ -101,7 +102,8 @@ class MessageTransport(DrainingTransport):
         limit = self._max_size
         space = self._ancillary
         protocol = self._protocol
-        for _ in range(READ_BATCH):
+        more = self.more
+        for count in range(READ_BATCH):
             try:
                 size, ancdata, flags, addr = recvmsg_into(
                     buffers, space, _CLOEXEC | _MSG_TRUNC
@@ -113,7 +115,7 @@ class MessageTransport(DrainingTransport):
             else:
                 data = bytes(view[:size]) if size <= limit else b""
                 self._message(data, addr, ancdata, flags, size)
-            if not self._reading:
+            if not self.reading or (count == 0 and not more(0)):
                 return
 
     def _message(

@@ -25,13 +25,23 @@ was full report theirs later, through ``error_received``.
 Call order to the protocol: ``connection_made -> (datagram_received |
 message_received | error_received)* -> connection_lost``, with
 ``pause_writing``/``resume_writing`` pairs in between.
+
+A protocol may read for itself: if it has ``read_datagrams(transport)``, the
+transport calls that instead of reading when the socket is readable (limits up
+to 64 KiB). It must read as :meth:`DrainingTransport._read_small` does: at most
+:data:`READ_BATCH` datagrams with ``recvfrom(max_size, MSG_TRUNC)``, asking
+``transport.more(0)`` after the first and stopping at ``EAGAIN`` or as soon as
+``transport.reading`` is false. A datagram server does (one call per wake-up
+instead of one per datagram, about 750 instructions per datagram fewer).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import collections.abc
 import contextlib
+import select
 import socket
 from typing import TYPE_CHECKING, Any, Final
 
@@ -75,6 +85,20 @@ def too_large(size: int | None, limit: int) -> MessageTooLargeError:
     return MessageTooLargeError(f"{what}; it was dropped", size=size, limit=limit)
 
 
+def _poller(fd: int) -> Callable[[int], list[tuple[int, int]]]:
+    """Return a ``poll(timeout)`` that says whether ``fd`` is readable now.
+
+    A reader asks it once, after the first datagram of a wake-up: one datagram
+    per wake-up is the common case (request and answer), and a ``recvfrom``
+    that fails with ``EAGAIN`` costs about 8,700 instructions (the exception)
+    where ``poll(0)`` costs about 1,100. When it says more are queued, the
+    reader drains them until ``EAGAIN``.
+    """
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return poller.poll
+
+
 class DrainingTransport(asyncio.DatagramTransport):
     """A datagram transport that reads every queued datagram per wake-up.
 
@@ -94,9 +118,9 @@ class DrainingTransport(asyncio.DatagramTransport):
         self._sock = sock
         self._fd = sock.fileno()
         self._protocol = protocol
-        # A protocol may ask to hear where each batch of datagrams starts and
-        # ends (``begin_batch``/``end_batch``), as a datagram server does.
-        self._batch_hooks = hasattr(protocol, "end_batch")
+        # A protocol may read for itself (``read_datagrams``), as a datagram
+        # server does.
+        self._reader = getattr(protocol, "read_datagrams", None)
         self._max_size = max_size
         self._view = (
             None
@@ -105,7 +129,11 @@ class DrainingTransport(asyncio.DatagramTransport):
             if max_size <= SHARED_BUFFER_SIZE
             else memoryview(bytearray(max_size))
         )
-        self._reading = False
+        #: ``more(0)``: whether the socket is readable now (see :func:`_poller`).
+        self.more = _poller(self._fd)
+        #: Whether the transport reads: :meth:`is_reading` as an attribute, for
+        #: a protocol that reads for itself.
+        self.reading = False
         self._closing = False
         self._closed = False
         # (datagram, address, None) or, from sendmsg(), (datagram, address,
@@ -126,14 +154,14 @@ class DrainingTransport(asyncio.DatagramTransport):
     # -- reading ---------------------------------------------------------------
 
     def _start_reading(self) -> None:
-        if not self._closing and not self._reading:
-            self._reading = True
+        if not self._closing and not self.reading:
+            self.reading = True
             self._loop.add_reader(self._fd, self._read_ready)
 
     def pause_reading(self) -> None:
         """Stop reading: datagrams wait in the kernel's queue (and drop when full)."""
-        if self._reading:
-            self._reading = False
+        if self.reading:
+            self.reading = False
             self._loop.remove_reader(self._fd)
 
     def resume_reading(self) -> None:
@@ -142,7 +170,7 @@ class DrainingTransport(asyncio.DatagramTransport):
 
     def is_reading(self) -> bool:
         """Whether the transport is reading."""
-        return self._reading
+        return self.reading
 
     def _read_ready(self) -> None:
         if self._max_size > SMALL_DATAGRAMS:
@@ -152,22 +180,18 @@ class DrainingTransport(asyncio.DatagramTransport):
         # recvfrom_into() a reused buffer and a copy (the allocation comes from
         # the heap and is shrunk in place). MSG_TRUNC makes the kernel return
         # the datagram's real length, so one longer than the limit is seen.
-        protocol = self._protocol
-        batch = self._batch_hooks
-        if batch:
-            protocol.begin_batch()  # type: ignore[attr-defined]
-            try:
-                self._read_small(protocol)
-            finally:
-                protocol.end_batch()  # type: ignore[attr-defined]
+        reader = self._reader
+        if reader is not None:
+            reader(self)
         else:
-            self._read_small(protocol)
+            self._read_small(self._protocol)
 
     def _read_small(self, protocol: asyncio.DatagramProtocol) -> None:
         recv = self._sock.recvfrom
         limit = self._max_size
         received = protocol.datagram_received
-        for _ in range(READ_BATCH):
+        more = self.more
+        for count in range(READ_BATCH):
             try:
                 data, addr = recv(limit, _MSG_TRUNC)
             except (BlockingIOError, InterruptedError):
@@ -180,7 +204,7 @@ class DrainingTransport(asyncio.DatagramTransport):
                     received(data, addr)
                 else:
                     protocol.error_received(too_large(len(data), limit))
-            if not self._reading:
+            if not self.reading or (count == 0 and not more(0)):
                 return
 
     def _read_large(self) -> None:
@@ -192,7 +216,8 @@ class DrainingTransport(asyncio.DatagramTransport):
         limit = self._max_size
         protocol = self._protocol
         received = protocol.datagram_received
-        for _ in range(READ_BATCH):
+        more = self.more
+        for count in range(READ_BATCH):
             try:
                 n, addr = recv(view, 0, _MSG_TRUNC)
             except (BlockingIOError, InterruptedError):
@@ -204,7 +229,7 @@ class DrainingTransport(asyncio.DatagramTransport):
                     received(bytes(view[:n]), addr)
                 else:
                     protocol.error_received(too_large(n, limit))
-            if not self._reading:
+            if not self.reading or (count == 0 and not more(0)):
                 return
 
     # -- writing ---------------------------------------------------------------
@@ -304,6 +329,15 @@ class DrainingTransport(asyncio.DatagramTransport):
         """Bytes of datagrams queued because the socket was full."""
         return self._queued_bytes
 
+    @property
+    def write_queue(self) -> collections.abc.Sized:
+        """The datagrams waiting for room, a live view (read-only, for its length).
+
+        While it is empty and the transport is open, a protocol may send with
+        the socket itself: nothing would overtake a datagram waiting its turn.
+        """
+        return self._queue
+
     # -- closing ---------------------------------------------------------------
 
     def is_closing(self) -> bool:
@@ -354,7 +388,7 @@ class DrainingTransport(asyncio.DatagramTransport):
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         """Replace the protocol."""
         self._protocol = protocol  # type: ignore[assignment]
-        self._batch_hooks = hasattr(protocol, "end_batch")
+        self._reader = getattr(protocol, "read_datagrams", None)
 
 
 def uses_loop_transport(

@@ -97,9 +97,13 @@ class DatagramSocket(DatagramLocal):
             if self._fast and data:
                 # The common case, kept to a handful of operations: ``_fast``
                 # says the socket is open, unconnected, not paused, no error.
+                if address is self._last_address:  # an answer: as received
+                    sockaddr = self._last_sockaddr
+                else:
+                    sockaddr = self._sockaddr_of(address)
                 self._sending = True
                 try:
-                    self._transport.sendto(data, self._sockaddr_of(address))  # type: ignore[union-attr]
+                    self._transport.sendto(data, sockaddr)  # type: ignore[union-attr]
                 except OSError as exc:
                     self._sending = False
                     raise send_error(exc) from exc

@@ -27,6 +27,7 @@ from .._foundation._errors import (
     BusyResourceError,
     ClosedResourceError,
 )
+from .._foundation._loop import future_factory
 from ._destinations import Destinations
 from ._local import close_fds
 
@@ -47,6 +48,10 @@ QUEUE_LIMIT: Final = 1024
 _ADDRESS_CACHE_LIMIT: Final = 4096
 
 
+#: No datagram received yet (``_last_address``).
+_NOBODY: Any = object()
+
+
 def _silence(fut: asyncio.Future[Any]) -> None:
     if fut.done() and not fut.cancelled():
         fut.exception()
@@ -64,7 +69,9 @@ class DatagramBase(asyncio.DatagramProtocol):
         max_size: int = DEFAULT_MAX_SIZE,
     ) -> None:
         self._loop = asyncio.get_running_loop()
-        self._create_future = self._loop.create_future
+        # asyncio.Future() where that is the loop's own way, minus uvloop's
+        # costly keyword argument (a receive that waits makes one per datagram).
+        self._create_future = future_factory(self._loop)
         self._sock = sock
         self._holder = holder
         self._family = sock.family
@@ -91,6 +98,10 @@ class DatagramBase(asyncio.DatagramProtocol):
         self._drain: asyncio.Future[None] | None = None
         self._done: asyncio.Future[None] | None = None
         self._addresses: dict[Any, ConcreteAddress] = {}
+        # The typed address last handed to a receiver and its sockaddr as
+        # received: send_to() answers it without converting it back.
+        self._last_address: Any = _NOBODY
+        self._last_sockaddr: Any = None
         self._destinations = Destinations(sock.family)
         self._address_class = self._destinations.address_class
         self._dropped = 0
@@ -214,15 +225,22 @@ class DatagramBase(asyncio.DatagramProtocol):
     # -- receiving -------------------------------------------------------------
 
     def _address_of(self, addr: Any) -> ConcreteAddress:
-        addresses = self._addresses
+        """Return the typed address of a sockaddr as received (and remember both)."""
         try:
-            return addresses[addr]
+            address = self._addresses[addr]
         except KeyError:
-            pass
+            address = self._new_address(addr)
         except TypeError:  # an unhashable sockaddr: never seen on Linux
             return from_sockaddr(self._family, addr)
+        if addr is not None:  # an unnamed local sender cannot be answered
+            self._last_address = address
+            self._last_sockaddr = addr
+        return address
+
+    def _new_address(self, addr: Any) -> ConcreteAddress:
         if addr is None and self._remote is not None:
             return self._remote  # type: ignore[return-value]  # a loop that omits it
+        addresses = self._addresses
         if len(addresses) >= _ADDRESS_CACHE_LIMIT:
             addresses.clear()
         address = addresses[addr] = from_sockaddr(self._family, addr)

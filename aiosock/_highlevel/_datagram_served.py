@@ -2,10 +2,16 @@
 
 Strategy: see ``_datagram_server``. A :class:`ServedSocket` hands each datagram
 to its server: inline, inside an idle :class:`Worker`'s task, when one is idle
-(the common case, kept in one function); through ``DatagramServer._dispatch``
-otherwise. The draining transport brackets each batch of datagrams with
-``begin_batch``/``end_batch`` so that a worker's task stays entered from one
-datagram to the next.
+(the common case); through ``DatagramServer._dispatch`` otherwise. It reads for
+itself (``read_datagrams``, called by the draining transport once per wake-up),
+so that the common case costs no call per datagram beyond the handler's, and a
+worker's task stays entered from one datagram to the next. A reply to the
+latest datagram goes straight to the socket (``send_to``).
+
+Per datagram, in instructions (callgrind, UDP 100 B echo on uvloop): about
+4,400 in ``recvfrom`` and 1,800 in ``sendto`` (CPython's socket module: the
+sender's address formatted and parsed, the GIL released twice), about 4,000
+for the handler's coroutine and its context, the rest here.
 """
 
 from __future__ import annotations
@@ -13,18 +19,22 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from typing import TYPE_CHECKING, Any
+import socket
+from typing import TYPE_CHECKING, Any, Final
 
+from .._core._dgram import send_error
+from .._core._dgram_transport import READ_BATCH, too_large
 from .._foundation._errors import BusyResourceError
 from ._datagram import DatagramSocket
 from ._eager import enter_task as _enter_task
 from ._eager import leave_task as _leave_task
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
+    from collections.abc import Awaitable, Sized
 
     from .._foundation._addresses import ConcreteAddress
     from ._datagram_server import DatagramServer
+    from ._destinations import AddressLike
     from ._local import LocalMessage
 
 __all__ = ["ServedSocket", "Worker"]
@@ -33,6 +43,7 @@ logger = logging.getLogger("aiosock.server")
 
 #: What ``next`` returns when a handler's awaitable ends.
 _RETURNED: Any = object()
+_MSG_TRUNC: Final = int(getattr(socket, "MSG_TRUNC", 0))
 
 
 class Worker:
@@ -69,6 +80,16 @@ class ServedSocket(DatagramSocket):
         self._base_context = server._context
         self._batching = False
         self._entered: asyncio.Task[None] | None = None
+        self._sock_sendto = self._sock.sendto
+        self._sock_recvfrom = self._sock.recvfrom
+        self._waiting_sends: Sized = (0,)  # the transport's queue, once known
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Take the transport (called once by the draining transport)."""
+        super().connection_made(transport)
+        queue = getattr(transport, "write_queue", None)
+        if queue is not None:
+            self._waiting_sends = queue
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         """Run the handler for this datagram (inline when a worker is idle)."""
@@ -78,6 +99,9 @@ class ServedSocket(DatagramSocket):
         address = self._addresses.get(addr)
         if address is None:
             address = self._address_of(addr)
+        if addr is not None:  # an unnamed local sender cannot be answered
+            self._last_address = address
+            self._last_sockaddr = addr
         if not idle:
             self._server._dispatch(self, data, addr, address)
             return
@@ -107,19 +131,104 @@ class ServedSocket(DatagramSocket):
         if yielded is not _RETURNED:
             self._server._hand_over(worker, steps, context, yielded, address)
 
-    # The draining reader calls these around each batch of datagrams: within a
-    # batch no other task runs, so a worker's task stays entered from one
-    # datagram to the next (entering and leaving cost more than a handler that
-    # answers at once) and is left at the end of the batch.
+    def send_to(
+        self, data: bytes | bytearray | memoryview, address: AddressLike
+    ) -> Awaitable[None]:
+        """Send one datagram to ``address`` (see :meth:`DatagramSocket.send_to`)."""
+        # The common case of a server, kept to a handful of operations: the
+        # answer to the latest datagram, on the fast path (open, no error, not
+        # paused), nothing waiting in the transport's queue: straight to the
+        # socket, to the sockaddr as received.
+        if (
+            address is self._last_address
+            and self._fast
+            and data
+            and not self._waiting_sends
+        ):
+            try:
+                self._sock_sendto(data, self._last_sockaddr)
+            except (BlockingIOError, InterruptedError):
+                pass  # the socket is full: the transport queues it below
+            except OSError as exc:
+                raise send_error(exc) from exc
+            else:
+                return self._done  # type: ignore[return-value]
+        return DatagramSocket.send_to(self, data, address)
 
-    def begin_batch(self) -> None:
-        """A batch of datagrams starts (called by the draining transport)."""
+    # The draining transport lets the socket read for itself, once per
+    # wake-up: no other task runs meanwhile, so a worker's task stays entered
+    # from one datagram to the next (entering and leaving cost more than a
+    # handler that answers at once) and is left at the end.
+
+    def read_datagrams(self, transport: Any) -> None:
+        """Read and handle the queued datagrams (called by the draining transport).
+
+        It reads as the transport would (see ``_dgram_transport``): up to
+        ``READ_BATCH`` datagrams, until ``EAGAIN`` or ``transport.reading`` is
+        false, asking ``transport.more(0)`` after the first.
+        """
         self._batching = True
+        try:
+            self._read(transport)
+        finally:
+            self._batching = False
+            self._leave()
 
-    def end_batch(self) -> None:
-        """The batch ended: no worker's task stays current."""
-        self._batching = False
-        self._leave()
+    def _read(self, transport: Any) -> None:
+        recv = self._sock_recvfrom
+        limit = self._max_size
+        more = transport.more
+        addresses = self._addresses
+        handler = self._handler
+        base_context = self._base_context
+        server = self._server
+        for count in range(READ_BATCH):
+            try:
+                data, addr = recv(limit, _MSG_TRUNC)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self.error_received(exc)  # an ICMP error (connected UDP)
+            else:
+                idle = self._fast_idle
+                address = addresses.get(addr)
+                if (
+                    address is None
+                    or addr is None
+                    or len(data) > limit
+                    or not idle
+                    or self._entered is not idle[-1].task
+                ):
+                    self._received(data, addr)  # every case but the common one
+                else:
+                    # datagram_received's common case, inlined: a worker is
+                    # idle, its task entered, the sender's address known.
+                    self._last_address = address
+                    self._last_sockaddr = addr
+                    worker = idle[-1]
+                    context = base_context.copy()
+                    try:
+                        steps = handler(data, address, self).__await__()
+                    except Exception as exc:
+                        server._failed(exc, address)
+                    else:
+                        try:
+                            yielded = context.run(next, steps, _RETURNED)
+                        except BaseException as exc:
+                            server._failed(exc, address)
+                        else:
+                            if yielded is not _RETURNED:
+                                server._hand_over(
+                                    worker, steps, context, yielded, address
+                                )
+            if not transport.reading or (count == 0 and not more(0)):
+                return
+
+    def _received(self, data: bytes, addr: Any) -> None:
+        if len(data) > self._max_size:
+            self.error_received(too_large(len(data), self._max_size))
+        else:
+            self.datagram_received(data, addr)
 
     def _enter(self, task: asyncio.Task[None]) -> bool:
         self._leave()
