@@ -58,6 +58,8 @@ class DatagramSocket(DatagramLocal):
     transport's to call.
     """
 
+    __slots__ = ()
+
     # -- sending ---------------------------------------------------------------
 
     def send(self, data: bytes | bytearray | memoryview) -> Awaitable[None]:

@@ -60,6 +60,46 @@ def _silence(fut: asyncio.Future[Any]) -> None:
 class DatagramBase(asyncio.DatagramProtocol):
     """The state and receiving side of :class:`~aiosock.DatagramSocket`."""
 
+    # Slots: the per-datagram path reads a few dozen attributes, and an
+    # instance dict of more than 30 keys is not shared, so each read would
+    # be a dict look-up.
+    __slots__ = (
+        "__weakref__",
+        "_address_class",
+        "_addresses",
+        "_closing",
+        "_create_future",
+        "_destinations",
+        "_done",
+        "_drain",
+        "_dropped",
+        "_error",
+        "_family",
+        "_fast",
+        "_holder",
+        "_last_address",
+        "_last_sockaddr",
+        "_loop",
+        "_lost",
+        "_lost_waiter",
+        "_max_size",
+        "_options_view",
+        "_queue",
+        "_read_paused",
+        "_remote",
+        "_remote_sockaddr",
+        "_reports_send_errors",
+        "_send_error",
+        "_sending",
+        "_sock",
+        "_sockaddr_of",
+        "_transport",
+        "_waiter",
+        "_want_address",
+        "_want_message",
+        "_write_paused",
+    )
+
     def __init__(
         self,
         sock: socket.socket,

@@ -64,6 +64,8 @@ _MSG_CTRUNC = int(getattr(socket, "MSG_CTRUNC", 0))
 class DatagramLocal(DatagramBase):
     """The local-namespace extras of :class:`~aiosock.DatagramSocket`."""
 
+    __slots__ = ()
+
     #: The control buffer the transport reads with on a Unix-domain socket.
     _ancillary_space: ClassVar[int] = ANCILLARY_SPACE
 

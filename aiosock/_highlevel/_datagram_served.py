@@ -67,6 +67,18 @@ class ServedSocket(DatagramSocket):
     the kernel closes any that come with a datagram.
     """
 
+    __slots__ = (
+        "_base_context",
+        "_batching",
+        "_entered",
+        "_fast_idle",
+        "_handler",
+        "_server",
+        "_sock_recvfrom",
+        "_sock_sendto",
+        "_waiting_sends",
+    )
+
     _ancillary_space = 0
 
     def __init__(self, *args: Any, server: DatagramServer, **kwargs: Any) -> None:
