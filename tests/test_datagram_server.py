@@ -314,3 +314,53 @@ async def test_a_handler_that_is_not_async_is_logged(
             await two.wait()
     assert calls == [b"one", b"two"]
     assert [r.getMessage().count("raised") for r in caplog.records] == [1, 1]
+
+
+async def test_replies_queued_when_the_socket_is_full_keep_their_order(
+    short_tmp: Path,
+) -> None:
+    """Answers that find the socket full wait their turn; later ones never overtake."""
+    path = short_tmp / "full.sock"
+    count = 2000  # the replies fill the server's send buffer many times over
+
+    async def echo(data: bytes, address: object, sock: aiosock.DatagramSocket) -> None:
+        await sock.send_to(data, address)  # type: ignore[arg-type]
+
+    async with (
+        await aiosock.serve_datagram(echo, f"unixgram:{path}"),
+        await aiosock.open_datagram(remote=f"unixgram:{path}") as client,
+        asyncio.timeout(TIMEOUT),
+    ):
+        for i in range(count):
+            await client.send(b"%d" % i)
+        got = [await client.receive() for _ in range(count)]
+        assert got == [b"%d" % i for i in range(count)]
+
+
+async def test_unnamed_sender_reaches_the_handler(short_tmp: Path) -> None:
+    """A sender with no name arrives as LocalAddress(""); an answer to it fails."""
+    path = short_tmp / "unnamed.sock"
+    seen: asyncio.Queue[tuple[bytes, object, BaseException | None]] = asyncio.Queue()
+
+    async def handler(
+        data: bytes, address: object, sock: aiosock.DatagramSocket
+    ) -> None:
+        try:
+            await sock.send_to(b"answer", address)  # type: ignore[arg-type]
+        except OSError as exc:
+            await seen.put((data, address, exc))
+        else:
+            await seen.put((data, address, None))
+
+    async with (
+        await aiosock.serve_datagram(handler, f"unixgram:{path}"),
+        await aiosock.open_datagram(
+            remote=f"unixgram:{path}", autobind=False
+        ) as client,
+        asyncio.timeout(TIMEOUT),
+    ):
+        for message in (b"one", b"two"):
+            await client.send(message)
+            data, address, error = await seen.get()
+            assert (data, address) == (message, aiosock.LocalAddress(""))
+            assert error is not None

@@ -278,8 +278,10 @@ class DatagramBase(asyncio.DatagramProtocol):
         return address
 
     def _new_address(self, addr: Any) -> ConcreteAddress:
-        if addr is None and self._remote is not None:
-            return self._remote  # type: ignore[return-value]  # a loop that omits it
+        if addr is None:  # not cached: the sockaddr of no sender to answer
+            if self._remote is not None:
+                return self._remote  # type: ignore[return-value]  # a loop omits it
+            return from_sockaddr(self._family, addr)
         addresses = self._addresses
         if len(addresses) >= _ADDRESS_CACHE_LIMIT:
             addresses.clear()

@@ -195,46 +195,41 @@ class ServedSocket(DatagramSocket):
         base_context = self._base_context
         server = self._server
         for count in range(READ_BATCH):
+            if count and (not transport.reading or (count == 1 and not more(0))):
+                return
             try:
                 data, addr = recv(limit, _MSG_TRUNC)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
                 self.error_received(exc)  # an ICMP error (connected UDP)
-            else:
-                idle = self._fast_idle
-                address = addresses.get(addr)
-                if (
-                    address is None
-                    or addr is None
-                    or len(data) > limit
-                    or not idle
-                    or self._entered is not idle[-1].task
-                ):
-                    self._received(data, addr)  # every case but the common one
-                else:
-                    # datagram_received's common case, inlined: a worker is
-                    # idle, its task entered, the sender's address known.
-                    self._last_address = address
-                    self._last_sockaddr = addr
-                    worker = idle[-1]
-                    context = base_context.copy()
-                    try:
-                        steps = handler(data, address, self).__await__()
-                    except Exception as exc:
-                        server._failed(exc, address)
-                    else:
-                        try:
-                            yielded = context.run(next, steps, _RETURNED)
-                        except BaseException as exc:
-                            server._failed(exc, address)
-                        else:
-                            if yielded is not _RETURNED:
-                                server._hand_over(
-                                    worker, steps, context, yielded, address
-                                )
-            if not transport.reading or (count == 0 and not more(0)):
-                return
+                continue
+            idle = self._fast_idle
+            address = addresses.get(addr)  # None: new, or an unnamed sender
+            if address is None or len(data) > limit or not idle:
+                self._received(data, addr)  # every case but the common one
+                continue
+            worker = idle[-1]
+            if self._entered is not worker.task:
+                self._received(data, addr)  # the batch's first datagram
+                continue
+            # datagram_received's common case, inlined: a worker is idle, its
+            # task entered, the sender's address known.
+            self._last_address = address
+            self._last_sockaddr = addr
+            context = base_context.copy()
+            try:
+                steps = handler(data, address, self).__await__()
+            except Exception as exc:
+                server._failed(exc, address)
+                continue
+            try:
+                yielded = context.run(next, steps, _RETURNED)
+            except BaseException as exc:
+                server._failed(exc, address)
+                continue
+            if yielded is not _RETURNED:
+                server._hand_over(worker, steps, context, yielded, address)
 
     def _received(self, data: bytes, addr: Any) -> None:
         if len(data) > self._max_size:
