@@ -7,6 +7,7 @@ import errno
 import os
 import socket
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,41 @@ async def test_mismatched_namespace_destination(short_tmp: Path) -> None:
     async with await aiosock.open_datagram(f"unixgram:{short_tmp}/n.sock") as sock:
         with pytest.raises(aiosock.AddressError, match="namespace LOCAL"):
             await sock.send_to(b"x", ("127.0.0.1", 9))
+
+
+async def test_sending_to_a_full_receiver_neither_spins_nor_loses(
+    short_tmp: Path,
+) -> None:
+    """An unconnected sender whose receiver's queue is full waits at low CPU.
+
+    Linux says such a socket is writable while ``sendto`` keeps failing with
+    ``EAGAIN`` (it wakes only connected senders): waiting for writability
+    would spin at full CPU. Everything queued arrives, in order, once the
+    receiver reads.
+    """
+    path = str(short_tmp / "full.sock")
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.bind(path)
+    receiver.setblocking(False)
+    loop = asyncio.get_running_loop()
+    count = 200  # far past the receiver's queue (net.unix.max_dgram_qlen)
+    async with await aiosock.open_datagram(
+        local=f"unixgram:{short_tmp / 'sender.sock'}"
+    ) as sender:
+        try:
+            for i in range(count):
+                await sender.send_to(b"%05d" % i, f"unixgram:{path}")
+            transport = sender._transport
+            assert transport.get_write_buffer_size() > 0  # the receiver is full
+            started_cpu, started = time.process_time(), time.monotonic()
+            await asyncio.sleep(0.3)  # a measurement window, not synchronisation
+            cpu = time.process_time() - started_cpu
+            wall = time.monotonic() - started
+            assert cpu < 0.25 * wall, f"{cpu:.3f} s of CPU in {wall:.3f} s"
+            got = []
+            async with asyncio.timeout(10):
+                while len(got) < count:
+                    got.append(await loop.sock_recv(receiver, 100))
+            assert got == [b"%05d" % i for i in range(count)]
+        finally:
+            receiver.close()

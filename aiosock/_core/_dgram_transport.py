@@ -67,6 +67,9 @@ SMALL_DATAGRAMS: Final = 65536
 READ_BATCH: Final = 128
 #: Bytes of queued outgoing datagrams above which the protocol is paused.
 WRITE_HIGH_WATER: Final = 64 * 1024
+#: Seconds between tries to send to a full Unix-domain receiver: first, most.
+RETRY_FIRST: Final = 0.001
+RETRY_MOST: Final = 0.05
 
 _MSG_TRUNC: Final = int(getattr(socket, "MSG_TRUNC", 0))
 
@@ -141,6 +144,9 @@ class DrainingTransport(asyncio.DatagramTransport):
         self._queue: collections.deque[tuple[bytes, Any, Any]] = collections.deque()
         self._queued_bytes = 0
         self._protocol_paused = False
+        self._unix = sock.family == socket.AF_UNIX
+        self._retry: asyncio.TimerHandle | None = None
+        self._retry_delay = RETRY_FIRST
         self._extra: dict[str, Any] = {"socket": sock}
         with contextlib.suppress(OSError):
             self._extra["sockname"] = sock.getsockname()
@@ -249,7 +255,7 @@ class DrainingTransport(asyncio.DatagramTransport):
                 else:
                     self._sock.sendto(data, addr)
             except (BlockingIOError, InterruptedError):
-                self._loop.add_writer(self._fd, self._write_ready)
+                self._wait_for_room(addr)
             else:
                 return
         self._enqueue(data, addr, None)
@@ -274,7 +280,7 @@ class DrainingTransport(asyncio.DatagramTransport):
             try:
                 self._sendmsg(data, ancillary, addr)
             except (BlockingIOError, InterruptedError):
-                self._loop.add_writer(self._fd, self._write_ready)
+                self._wait_for_room(addr)
             else:
                 return None
         sent: asyncio.Future[None] = self._loop.create_future()
@@ -296,6 +302,30 @@ class DrainingTransport(asyncio.DatagramTransport):
             self._protocol_paused = True
             self._protocol.pause_writing()
 
+    def _wait_for_room(self, addr: Any) -> None:
+        """Wait for room for the next datagram: writability, or a timer.
+
+        A Unix-domain socket sending to an address gets ``EAGAIN`` when the
+        *receiver's* queue is full, yet ``poll()`` says it is writable (Linux
+        wakes only connected senders when a receiver reads): waiting for
+        writability would spin at full CPU. It tries again after 1 ms, backing
+        off to 50 ms, for as long as the receiver does not read.
+        """
+        if self._unix and addr is not None:
+            self._loop.remove_writer(self._fd)
+            if self._retry is None:
+                self._retry = self._loop.call_later(
+                    self._retry_delay, self._retry_write
+                )
+                self._retry_delay = min(self._retry_delay * 2, RETRY_MOST)
+        else:
+            self._loop.add_writer(self._fd, self._write_ready)
+
+    def _retry_write(self) -> None:
+        self._retry = None
+        if not self._closed:
+            self._write_ready()
+
     def _write_ready(self) -> None:
         queue = self._queue
         while queue:
@@ -310,6 +340,7 @@ class DrainingTransport(asyncio.DatagramTransport):
                 else:
                     self._sock.sendto(data, addr)
             except (BlockingIOError, InterruptedError):
+                self._wait_for_room(addr)
                 return
             except OSError as exc:
                 if extra is not None:
@@ -318,6 +349,7 @@ class DrainingTransport(asyncio.DatagramTransport):
                     self._protocol.error_received(exc)
             queue.popleft()
             self._queued_bytes -= len(data)
+            self._retry_delay = RETRY_FIRST
         self._loop.remove_writer(self._fd)
         if self._protocol_paused:
             self._protocol_paused = False
@@ -357,6 +389,9 @@ class DrainingTransport(asyncio.DatagramTransport):
         """Close at once, dropping queued datagrams."""
         self._closing = True
         self.pause_reading()
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
         if self._queue:
             self._loop.remove_writer(self._fd)
             for _data, _addr, extra in self._queue:
@@ -372,6 +407,9 @@ class DrainingTransport(asyncio.DatagramTransport):
         if self._closed:
             return
         self._closed = True
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
         try:
             self._protocol.connection_lost(exc)
         finally:
