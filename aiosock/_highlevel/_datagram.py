@@ -28,7 +28,6 @@ from .._foundation._endpoints import Endpoint
 from .._foundation._errors import (
     AddressError,
     ClosedResourceError,
-    MessageTooLargeError,
 )
 from .._foundation._optionsview import OptionsView
 from ._datagram_base import DEFAULT_MAX_SIZE
@@ -138,14 +137,8 @@ class DatagramSocket(DatagramLocal):
     def _send(
         self, data: bytes | bytearray | memoryview, sockaddr: Any
     ) -> Awaitable[None]:
-        if self._closing:
-            raise ClosedResourceError("the socket was closed")
-        error = self._error
-        if error is not None and not isinstance(error, MessageTooLargeError):
-            # The kernel reports an ICMP error to the next operation, send too.
-            self._error = None
-            self._refresh()
-            raise error
+        if self._closing or self._error is not None:
+            self._check_send()
         if not data and self._reports_send_errors:
             # The loops' transports drop empty datagrams; UDP allows them.
             self._send_now(data, sockaddr)

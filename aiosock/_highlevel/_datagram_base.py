@@ -26,6 +26,7 @@ from .._foundation._addresses import ConcreteAddress, from_sockaddr
 from .._foundation._errors import (
     BusyResourceError,
     ClosedResourceError,
+    MessageTooLargeError,
 )
 from .._foundation._loop import future_factory
 from ._destinations import Destinations
@@ -371,6 +372,20 @@ class DatagramBase(asyncio.DatagramProtocol):
             return await self.receive_from()
         except ClosedResourceError:
             raise StopAsyncIteration from None
+
+    def _check_send(self) -> None:
+        """Raise what a send must raise now: closed here, or a pending error.
+
+        The kernel reports an ICMP error to the next operation, a send too
+        (an oversized datagram received is for receivers only).
+        """
+        if self._closing:
+            raise ClosedResourceError("the socket was closed")
+        error = self._error
+        if error is not None and not isinstance(error, MessageTooLargeError):
+            self._error = None
+            self._refresh()
+            raise error
 
     def _refresh(self) -> None:
         """Recompute ``_fast`` after a change of state."""

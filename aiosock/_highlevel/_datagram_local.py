@@ -34,7 +34,6 @@ from .._foundation._endpoints import Endpoint
 from .._foundation._errors import (
     AddressError,
     ClosedResourceError,
-    MessageTooLargeError,
     OptionError,
 )
 from .._foundation._options import get as get_option
@@ -215,13 +214,7 @@ class DatagramLocal(DatagramBase):
         check_local(self._sock, "send_fds()")
         view = memoryview(data).cast("B")
         sockaddr = await self._destination(address)
-        if self._closing:
-            raise ClosedResourceError("the socket was closed")
-        error = self._error
-        if error is not None and not isinstance(error, MessageTooLargeError):
-            self._error = None
-            self._refresh()
-            raise error
+        self._check_send()
         sendmsg = self._transport.sendmsg  # type: ignore[union-attr]
         try:
             sent = sendmsg(view, ancillary, sockaddr)
