@@ -62,10 +62,11 @@ class Driver:
     """Drives one handler coroutine for one stream, inline where it can.
 
     Made by ``serve`` for each connection; ``await driver.run()`` in the
-    connection's task replaces ``await handler(stream)``. The stream calls
-    :meth:`resume` and :meth:`wake`, after completing its receive future
-    :attr:`pending`, and :meth:`cancelled` to learn whether that future is to be
-    treated as cancelled; :meth:`deliver` does all three for data.
+    connection's task replaces ``await handler(stream)``. While the task is
+    parked, the stream completes its receive future :attr:`pending` with data
+    through :meth:`deliver` (which resumes the handler inline); at the end of
+    the stream it asks :meth:`cancelled` whether that future is to be treated
+    as cancelled, else completes it and calls :meth:`wake`.
     """
 
     __slots__ = (
@@ -142,6 +143,8 @@ class Driver:
             return
         finally:
             leave_task(loop, task)
+        # One store on the stay-parked path (clearing ``pending`` first costs
+        # a second one per message).
         if yielded is not None and yielded is self._stream._waiter:
             self.pending = yielded  # waiting on the stream again: stay parked
         else:
