@@ -42,7 +42,7 @@ __all__ = ["HERE", "cpu_seconds", "main", "taskset"]
 
 RESULTS = HERE / "results"
 QUICK = {"rounds": 1, "seconds": 0.3, "warmup": 0.1, "idle": 500}
-FULL = {"rounds": 5, "seconds": 3.0, "warmup": 0.5, "idle": 10_000}
+FULL = {"rounds": 7, "seconds": 2.0, "warmup": 0.5, "idle": 10_000}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -161,7 +161,10 @@ def run_echo(
             endpoint = endpoint_for(workload, workdir, index)
             argv = server.argv(interpreter(), endpoint, c_server)
             try:
-                with running_server(argv, server.id) as (pid, where):
+                with running_server(argv, server.id, env=dict(server.env)) as (
+                    pid,
+                    where,
+                ):
                     this_round[server.id] = drive(
                         generator_argv(gen, workload, where, settings),
                         pid,

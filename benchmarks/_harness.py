@@ -39,8 +39,23 @@ def taskset(core: int) -> list[str]:
 
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of a process, from /proc."""
+    user, system, _ = process_counters(pid)
+    return user + system
+
+
+def process_counters(pid: int) -> tuple[float, float, int]:
+    """User CPU seconds, system CPU seconds and minor page faults of a process."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick, int(fields[7])
+
+
+def steal_seconds() -> float:
+    """CPU time the hypervisor took from this machine's cores (all of them)."""
+    with open("/proc/stat") as stat:
+        fields = stat.readline().split()
+    steal = int(fields[8]) if len(fields) > 8 else 0
+    return steal / os.sysconf("SC_CLK_TCK")
 
 
 def rss_bytes(pid: int) -> int:
@@ -132,11 +147,17 @@ def drive(generator: list[str], server_pid: int, seconds: float) -> dict[str, fl
     Returns the generator's ``key=value`` figures plus ``rate`` (measured
     messages per second), ``cpu`` (server CPU seconds over the whole run,
     warm-up included), ``per_cpu`` (messages, warm-up included, per server
-    CPU-second) and ``gen_util`` (the share of its core the load generator
-    used: near 1.0 means it, not the server, may be the limit).
+    CPU-second), ``user_us`` and ``sys_us`` (the server's user and system CPU
+    microseconds per message: user time is the server's own code, system time
+    the kernel's work on its behalf), ``faults`` (the server's minor page
+    faults per message), ``busy`` (the share of its core the server used: near
+    1.0 means the server is what limits the rate), ``gen_util`` (the same for
+    the load generator) and ``steal`` (the share of the machine's CPU time the
+    hypervisor took meanwhile).
     """
-    cpu_before = cpu_seconds(server_pid)
+    user0, sys0, faults0 = process_counters(server_pid)
     gen_before = children_cpu()
+    steal0 = steal_seconds()
     t0 = time.monotonic()
     try:
         done = subprocess.run(
@@ -148,16 +169,26 @@ def drive(generator: list[str], server_pid: int, seconds: float) -> dict[str, fl
         )
     except subprocess.TimeoutExpired as exc:
         raise ServerFailed(f"the load generator timed out ({exc.timeout:g}s)") from exc
-    cpu = cpu_seconds(server_pid) - cpu_before
-    gen_util = (children_cpu() - gen_before) / (time.monotonic() - t0)
+    wall = time.monotonic() - t0
+    user1, sys1, faults1 = process_counters(server_pid)
+    steal = steal_seconds() - steal0
+    gen_util = (children_cpu() - gen_before) / wall
     if done.returncode != 0:
         why = done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]
         raise ServerFailed(f"the load generator failed: {why[0]}")
     fields = {k: float(v) for k, v in (item.split("=") for item in done.stdout.split())}
+    cpu = (user1 - user0) + (sys1 - sys0)
+    total = fields["total"]
     fields["rate"] = fields["messages"] / fields["seconds"]
     fields["cpu"] = cpu
-    fields["per_cpu"] = fields["total"] / cpu if cpu > 0 else float("nan")
+    fields["per_cpu"] = total / cpu if cpu > 0 else float("nan")
+    if total > 0:
+        fields["user_us"] = (user1 - user0) / total * 1e6
+        fields["sys_us"] = (sys1 - sys0) / total * 1e6
+        fields["faults"] = (faults1 - faults0) / total
+    fields["busy"] = cpu / wall
     fields["gen_util"] = gen_util
+    fields["steal"] = steal / (wall * (os.cpu_count() or 1))
     return fields
 
 

@@ -123,7 +123,7 @@ LOADS: tuple[Load, ...] = (
 
 def servers(style: str) -> list[catalog.Server]:
     """The servers of servers.py or udp_servers.py, in catalogue order."""
-    return [s for s in catalog.SERVERS if s.module == MODULES[style]]
+    return [s for s in catalog.SERVERS if s.module == MODULES[style] and not s.variant]
 
 
 # Talking to callgrind ----------------------------------------------------------

@@ -63,9 +63,10 @@ def summarize(workload: dict[str, Any]) -> dict[str, dict[str, Any]]:
                 and r[ref].get(field)
             ]
             summary[name] = _spread([x for x in ratios if x == x])  # drop NaN
-        for field in ("p50_us", "p99_us", "per_cpu"):
+        for field in ("p50_us", "p99_us", "per_cpu", "user_us", "sys_us", "busy"):
             values = [row[field] for row in good if field in row]
             summary[field] = statistics.median(values) if values else None
+        summary["faults"] = _spread([row["faults"] for row in good if "faults" in row])
         for field in ("lost", "failed"):
             summary[field] = int(sum(row.get(field, 0) for row in good))
         out[sid] = summary
@@ -73,23 +74,32 @@ def summarize(workload: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def headroom(workload: dict[str, Any]) -> dict[str, Any] | None:
-    """The C server against the fastest Python server, round by round."""
+    """The C server against the fastest Python server, round by round.
+
+    Two views: the rate (did the generator drive the C server faster?) and the
+    cost (did the C server use less CPU per message than the Python server
+    that used the least?). ``python_busy`` is the median share of its core
+    that the Python servers used: near 1.0, they, not the generator, set
+    their rates.
+    """
     if workload["metric"] != "rate":
         return None
-    ratios, fastest, util = [], {}, []
+    ratios, cost, fastest, util, busy = [], [], {}, [], []
     for r in workload["rounds"]:
         if not _ok(r.get(C_SERVER)):
             continue
         if "gen_util" in r[C_SERVER]:
             util.append(r[C_SERVER]["gen_util"])
-        python = {
-            sid: row["rate"] for sid, row in r.items() if sid != C_SERVER and _ok(row)
-        }
+        python = {sid: row for sid, row in r.items() if sid != C_SERVER and _ok(row)}
         if not python:
             continue
-        best = max(python, key=python.__getitem__)
+        best = max(python, key=lambda sid: python[sid]["rate"])
         fastest[best] = fastest.get(best, 0) + 1
-        ratios.append(r[C_SERVER]["rate"] / python[best])
+        ratios.append(r[C_SERVER]["rate"] / python[best]["rate"])
+        per_cpu = [row["per_cpu"] for row in python.values() if row["per_cpu"] > 0]
+        if per_cpu and r[C_SERVER]["per_cpu"] > 0:
+            cost.append(r[C_SERVER]["per_cpu"] / max(per_cpu))
+        busy += [row["busy"] for row in python.values() if "busy" in row]
     if not ratios:
         return None
     return {
@@ -97,7 +107,22 @@ def headroom(workload: dict[str, Any]) -> dict[str, Any] | None:
         "fastest_python": max(fastest, key=fastest.__getitem__),
         "c_always_faster": min(ratios) > 1.0,
         "generator_util": statistics.median(util) if util else None,
+        "cost_ratio": _spread(cost),
+        "c_always_cheaper": bool(cost) and min(cost) > 1.0,
+        "python_busy": statistics.median(busy) if busy else None,
     }
+
+
+def steal(results: dict[str, Any]) -> dict[str, float] | None:
+    """The hypervisor's share of the machine's CPU time during the drives."""
+    shares = [
+        row["steal"]
+        for w in results["workloads"]
+        for r in w["rounds"]
+        for row in r.values()
+        if _ok(row) and "steal" in row
+    ]
+    return _spread(shares)
 
 
 def ensure_summaries(results: dict[str, Any]) -> dict[str, Any]:
@@ -126,6 +151,21 @@ def fmt_value(value: float | None, unit: str) -> str:
     return f"{value:,.0f}"
 
 
+def fmt_faults(spread: dict[str, float] | None) -> str:
+    if not spread:
+        return "-"
+    if spread["max"] - spread["min"] < 0.05:
+        return f"{spread['median']:.1f}"
+    return f"{spread['median']:.1f} ({spread['min']:.1f}-{spread['max']:.1f})"
+
+
+def _has_split(workload: dict[str, Any]) -> bool:
+    """Whether the run recorded user time and faults (runs before did not)."""
+    return any(
+        "user_us" in row for r in workload["rounds"] for row in r.values() if row
+    )
+
+
 def _value(summary: dict[str, Any]) -> float | None:
     return summary["value"]["median"] if summary["value"] else None
 
@@ -149,6 +189,8 @@ def columns(workload: dict[str, Any]) -> list[str]:
         heads += ["x C server"]
     if workload["metric"] == "rate":
         heads += ["per server CPU-s, x base"]
+        if _has_split(workload):
+            heads += ["server user µs/msg", "server faults/msg"]
     if workload.get("latency"):
         heads += ["p50 µs", "p99 µs"]
     return heads
@@ -170,6 +212,11 @@ def rows(workload: dict[str, Any]) -> list[list[str]]:
             row += [fmt_ratio(s["to_c"])]
         if workload["metric"] == "rate":
             row += [fmt_ratio(s["cpu_ratio"])]
+            if _has_split(workload):
+                row += [
+                    "-" if s["user_us"] is None else f"{s['user_us']:.1f}",
+                    fmt_faults(s["faults"]),
+                ]
         if workload.get("latency"):
             row += [f"{s['p50_us']:,.0f}", f"{s['p99_us']:,.0f}"]
         extra = [f"{s[k]} {k}" for k in ("lost", "failed") if s[k]]
@@ -266,10 +313,24 @@ def headroom_sentence(workload: dict[str, Any], room: dict[str, Any]) -> str:
         if util is not None
         else ""
     )
+    cost = room.get("cost_ratio")
+    cheaper = (
+        f" Per message, the C server used {fmt_ratio(cost)}x less CPU than the "
+        "Python server that used the least"
+        + (" (in every round)." if room.get("c_always_cheaper") else ".")
+        if cost
+        else ""
+    )
+    busy = room.get("python_busy")
+    saturated = (
+        f" The Python servers kept their core {busy:.0%} busy (median)."
+        if busy is not None
+        else ""
+    )
     return (
         f"Load generator headroom: the C server ran {fmt_ratio(room['ratio'])}x the "
         f"fastest Python server ({label.get(room['fastest_python'], '?')}), "
-        f"{verdict}.{used}"
+        f"{verdict}.{used}{cheaper}{saturated}"
     )
 
 
@@ -299,13 +360,24 @@ def machine_lines(
         ),
         (
             "Load",
-            "load average {} before, {} after{}".format(
+            "load average {} before, {} after{}{}".format(
                 " ".join(f"{x:.2f}" for x in load["before"]),
                 " ".join(f"{x:.2f}" for x in load["after"]),
+                _steal_text(results),
                 f"; {load['note']}" if load.get("note") and with_note else "",
             ),
         ),
     ]
+
+
+def _steal_text(results: dict[str, Any]) -> str:
+    share = steal(results)
+    if not share:
+        return ""
+    return (
+        f"; CPU time taken by the hypervisor during the drives (steal): median "
+        f"{share['median']:.1%}, largest {share['max']:.1%}"
+    )
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -356,8 +428,13 @@ METHOD = (
     "datagrams, or openbsd-inetd for inetd), then the median of the rounds with "
     "the smallest and largest in brackets. *per server CPU-s* is messages per "
     "CPU-second the server used, against the base's: steadier than rates when "
-    "other work shares the machine. The C epoll server is the physical reference; "
-    "when it outruns every Python server the load generator is not what limits them."
+    "other work shares the machine. *server user µs/msg* is the server's user-mode "
+    "CPU time per message (its own code: interpreter, loop, framework; the "
+    "kernel's share is left out), and *server faults/msg* its minor page faults "
+    "per message (the default loop's plain-`Protocol` read path takes two when "
+    "glibc serves each 256 KiB read buffer from a fresh mmap). The C epoll server "
+    "is the physical reference; when it outruns every Python server the load "
+    "generator is not what limits them."
 )
 
 

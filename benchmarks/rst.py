@@ -50,8 +50,24 @@ How it measures
 - *per server CPU-s* divides the messages a server echoed by the CPU time it
   used, against the base's figure: it is steadier than a rate when something
   else shares the machine.
+- *server user µs/msg* is the server's user-mode CPU time per message: the work
+  of its own code (interpreter, event loop, framework), without the kernel's.
+  *server faults/msg* counts its minor page faults per message.
+- The default loop's plain ``asyncio.Protocol`` read path asks ``recv()`` for
+  256 KiB at a time and shrinks the result. glibc serves that from a fresh
+  ``mmap`` (two page faults per read) until the program first frees a block
+  that large, when it raises its mmap threshold and serves the reads from the
+  heap; whether a fresh server process has reached that point varies from
+  process to process. So asyncio's ``Protocol`` and streams on the default loop
+  run twice: as they start, and with ``MALLOC_MMAP_THRESHOLD_=131072`` holding
+  the threshold at its initial value (the rows "glibc mmap per read"). aiosock
+  and uvloop read into buffers they keep, so this does not touch them.
 - The load generator is not the bottleneck when the C server outruns every
-  Python server: each workload says whether it did, in every round.
+  Python server: each workload says whether it did, in every round. On
+  loopback the kernel's TCP work is most of a message's cost and the generator
+  does as much of it as the C server, so the two can come out even at TCP; the
+  table also gives the cost view (CPU per message, C server against the
+  cheapest Python server) and how busy the Python servers kept their core.
 - Memory: a client process opens {idle:,} connections to the server, {batch}
   at a time, exchanges one byte on each and holds them idle; the growth of the
   server's resident set size is divided by the number held.
@@ -223,6 +239,10 @@ def headroom_section(results: dict[str, Any]) -> list[str]:
                 "-"
                 if room.get("generator_util") is None
                 else f"{room['generator_util']:.0%}",
+                report.fmt_ratio(room.get("cost_ratio")),
+                "-"
+                if room.get("python_busy") is None
+                else f"{room['python_busy']:.0%}",
             ]
         )
     if not body:
@@ -239,6 +259,8 @@ def headroom_section(results: dict[str, Any]) -> list[str]:
                 "C server, x that server",
                 "C faster in every round",
                 "load generator's core use (C server)",
+                "C server's CPU per message, x less than the cheapest Python server's",
+                "Python servers' core use (median)",
             ],
             body,
         ),
