@@ -174,6 +174,15 @@ SERVERS: tuple[Server, ...] = (
         DATAGRAM,
     ),
     Server(
+        "asyncio/protocol_mmap",
+        "asyncio DatagramProtocol (default loop, glibc mmap per read)",
+        "asyncio",
+        "benchmarks.udp_servers",
+        DATAGRAM,
+        env=MMAP_PER_READ,
+        runs="protocol",
+    ),
+    Server(
         "asyncio/serve_datagram",
         "aiosock serve_datagram (default loop)",
         "aiosock",

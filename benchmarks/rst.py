@@ -58,8 +58,9 @@ How it measures
   ``mmap`` (two page faults per read) until the program first frees a block
   that large, when it raises its mmap threshold and serves the reads from the
   heap; whether a fresh server process has reached that point varies from
-  process to process. So asyncio's ``Protocol`` and streams on the default loop
-  run twice: as they start, and with ``MALLOC_MMAP_THRESHOLD_=131072`` holding
+  process to process (the default loop's ``DatagramProtocol`` reads the same
+  way). So asyncio's ``Protocol``, streams and ``DatagramProtocol`` on the
+  default loop run twice: as they start, and with ``MALLOC_MMAP_THRESHOLD_=131072`` holding
   the threshold at its initial value (the rows "glibc mmap per read"). aiosock
   and uvloop read into buffers they keep, so this does not touch them.
 - The load generator is not the bottleneck when the C server outruns every
