@@ -180,6 +180,54 @@ async def test_full_receive_queue_drops_are_counted() -> None:
         assert numbers == sorted(numbers)
 
 
+async def test_a_flood_of_datagrams_does_not_starve_other_tasks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A receiver that always finds datagrams waiting still lets the loop turn.
+
+    On the default loop a receive that finds its queue empty reads the
+    kernel's queue at once (up to EAGER_READS times in a row) instead of
+    waiting for the loop; each read takes at most READ_BATCH datagrams. With
+    the batch made small, a ticker task must get a turn at least once per
+    (EAGER_READS + 1) batches while the receiver drains a full kernel queue.
+    """
+    from aiosock._core import _dgram_transport
+    from aiosock._highlevel._datagram_base import EAGER_READS
+
+    batch = 8
+    monkeypatch.setattr(_dgram_transport, "READ_BATCH", batch)
+    server, client = await _pair(options={"receive_buffer": 1 << 20})
+    async with server, client:
+        sent = 0
+        raw = client.socket
+        while sent < 5000:
+            try:
+                raw.send(sent.to_bytes(4, "big"))
+            except BlockingIOError:
+                break
+            sent += 1
+        ticks = 0
+        stop = False
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not stop:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        task = asyncio.get_running_loop().create_task(ticker())
+        received = 0
+        async with asyncio.timeout(TIMEOUT):
+            while received + server.dropped < sent:
+                await server.receive()
+                received += 1
+        stop = True
+        await task
+        assert received > 200, "the kernel queue should hold a few hundred"
+        per_turn = (EAGER_READS + 1) * batch
+        assert ticks >= received // per_turn - 1
+
+
 async def test_closed_socket_raises_closed_resource_error() -> None:
     """After aclose (idempotent) every operation raises ClosedResourceError."""
     server, client = await _pair()

@@ -213,6 +213,20 @@ class DrainingTransport(asyncio.DatagramTransport):
             if not self.reading or (count == 0 and not more(0)):
                 return
 
+    def read_now(self) -> bool:
+        """Read what the kernel has queued now, not at the loop's next turn.
+
+        A receiving task that finds nothing queued asks this before it waits:
+        a task woken by a reader callback runs only at the loop's next turn
+        (on the default loop, a second ``select`` and a pass of Python code),
+        so a datagram that is already in the kernel's queue is cheaper to take
+        at once. Returns whether the socket was readable.
+        """
+        if self.reading and self.more(0):
+            self._read_ready()
+            return True
+        return False
+
     def _read_large(self) -> None:
         # Larger limits read into one reused buffer: a fresh allocation that
         # large would be an mmap/munmap pair per datagram.

@@ -22,6 +22,7 @@ import socket
 from typing import TYPE_CHECKING, Any, Final, Self
 
 from .._core._dgram import send_error
+from .._core._dgram_transport import DrainingTransport
 from .._foundation._addresses import ConcreteAddress, from_sockaddr
 from .._foundation._errors import (
     BusyResourceError,
@@ -33,7 +34,7 @@ from ._destinations import Destinations
 from ._local import close_fds
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
+    from collections.abc import Awaitable, Callable
 
     from .._core._listeners import Listener
     from .._foundation._endpoints import Endpoint
@@ -45,6 +46,9 @@ __all__ = ["DEFAULT_MAX_SIZE", "QUEUE_LIMIT", "DatagramBase"]
 DEFAULT_MAX_SIZE: Final = 65536
 #: Datagrams kept for a receiver that is not receiving; more are dropped, counted.
 QUEUE_LIMIT: Final = 1024
+#: Receives in a row that may read the kernel's queue at once instead of
+#: waiting for the loop (then one waits, and other tasks get their turn).
+EAGER_READS: Final = 4
 #: Sender addresses remembered as typed addresses (the cache is then reset).
 _ADDRESS_CACHE_LIMIT: Final = 4096
 
@@ -68,12 +72,14 @@ class DatagramBase(asyncio.DatagramProtocol):
         "__weakref__",
         "_address_class",
         "_addresses",
+        "_backlog",
         "_closing",
         "_create_future",
         "_destinations",
         "_done",
         "_drain",
         "_dropped",
+        "_eager",
         "_error",
         "_family",
         "_fast",
@@ -86,6 +92,7 @@ class DatagramBase(asyncio.DatagramProtocol):
         "_max_size",
         "_options_view",
         "_queue",
+        "_read_now",
         "_read_paused",
         "_remote",
         "_remote_sockaddr",
@@ -155,10 +162,19 @@ class DatagramBase(asyncio.DatagramProtocol):
             else operator.methodcaller("to_sockaddr")
         )
         self._options_view: OptionsView | None = None
+        # DrainingTransport.read_now (both loops wake a receiving task a turn
+        # after its reader ran); eager reads since the task last waited,
+        # bounded so that a flood cannot starve the loop; whether the last
+        # receive took a queued datagram (the sign that more may be waiting).
+        self._read_now: Callable[[], bool] | None = None
+        self._eager = 0
+        self._backlog = False
 
     def _attach(self, transport: asyncio.DatagramTransport, loop_owned: bool) -> None:
         self._transport = transport
         self._reports_send_errors = loop_owned
+        if isinstance(transport, DrainingTransport):
+            self._read_now = transport.read_now
 
     # -- protocol callbacks ----------------------------------------------------
 
@@ -304,6 +320,7 @@ class DatagramBase(asyncio.DatagramProtocol):
 
     def _pop(self) -> tuple[bytes, Any, Any]:
         item = self._queue.popleft()
+        self._backlog = True
         if self._read_paused and len(self._queue) <= QUEUE_LIMIT // 2:
             self._read_paused = False
             if not self._closing:
@@ -327,6 +344,20 @@ class DatagramBase(asyncio.DatagramProtocol):
         self._waiter = waiter
         self._want_address = want_address
         self._want_message = want_message
+        read_now = self._read_now
+        if read_now is not None:
+            # Only after taking a queued datagram: the loop's last read found
+            # more than one, so more are likely waiting in the kernel (a lone
+            # request and its answer would pay a poll() for nothing). Read as
+            # the loop would, with the waiter in place: the first datagram (or
+            # error) goes to it, any more to the queue.
+            if self._backlog and self._eager < EAGER_READS:
+                self._backlog = False
+                if read_now() and waiter.done():
+                    self._eager += 1
+                    return waiter
+            self._backlog = False
+            self._eager = 0
         return waiter
 
     def receive_from(self) -> Awaitable[tuple[bytes, ConcreteAddress]]:
