@@ -312,7 +312,8 @@ class Stream(asyncio.Protocol):
             if self._error is not None:
                 raise self._broken()
             return self._ready(b"")
-        waiter: asyncio.Future[bytes] = self._create_future()
+        create = self._create_future  # (see __anext__)
+        waiter: asyncio.Future[bytes] = create()
         self._waiter = waiter
         self._mode = _RECEIVE
         self._max_bytes = max_bytes
@@ -324,8 +325,11 @@ class Stream(asyncio.Protocol):
     def __anext__(self) -> Awaitable[bytes]:
         """Return the next chunk; stop at end of stream."""
         if not (self._closing or self._chunks or self._eof or self._waiter):
-            # The common case, kept to a handful of attribute stores.
-            waiter: asyncio.Future[bytes] = self._create_future()
+            # The common case, kept to a handful of attribute stores. (The
+            # factory is read, then called: ``self._create_future()`` would be
+            # a method look-up, which Python 3.11 does not cache for a slot.)
+            create = self._create_future
+            waiter: asyncio.Future[bytes] = create()
             self._waiter = waiter
             self._mode = _ITERATE
             self._max_bytes = DEFAULT_MAX_BYTES
