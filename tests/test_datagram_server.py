@@ -6,6 +6,8 @@ import asyncio
 import contextvars
 import logging
 import os
+import socket
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -364,3 +366,135 @@ async def test_unnamed_sender_reaches_the_handler(short_tmp: Path) -> None:
             data, address, error = await seen.get()
             assert (data, address) == (message, aiosock.LocalAddress(""))
             assert error is not None
+
+
+def _max_dgram_qlen() -> int:
+    with open("/proc/sys/net/unix/max_dgram_qlen") as f:
+        return int(f.read())
+
+
+class _Silent:
+    """A Unix-domain client that sends requests and never reads an answer."""
+
+    def __init__(self, path: Path) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.sock.settimeout(TIMEOUT)  # the sending thread ends whatever happens
+
+    async def send(self, server: Path, count: int, size: int) -> None:
+        # Blocking sends from a thread: the server reads as it goes.
+        def run() -> None:
+            for _ in range(count):
+                self.sock.sendto(b"x" * size, str(server))
+
+        await asyncio.to_thread(run)
+
+
+def _counting_echo(
+    target: int,
+) -> tuple[
+    Callable[[bytes, object, aiosock.DatagramSocket], Awaitable[None]], asyncio.Event
+]:
+    handled = 0
+    done = asyncio.Event()
+
+    async def echo(data: bytes, address: object, sock: aiosock.DatagramSocket) -> None:
+        nonlocal handled
+        await sock.send_to(data, address)  # type: ignore[arg-type]
+        handled += 1
+        if handled == target:
+            done.set()
+
+    return echo, done
+
+
+async def test_a_client_that_never_reads_does_not_hold_up_the_others(
+    short_tmp: Path,
+) -> None:
+    """Answers wait per client: one whose queue stays full stops no one else's.
+
+    Past 256 KiB kept for it, its answers are dropped and counted in
+    ``server.unsent``.
+    """
+    path = short_tmp / "hol.sock"
+    count, size = 600, 1000
+    echo, done = _counting_echo(count + 1)
+    silent = _Silent(short_tmp / "silent.sock")
+    try:
+        async with (
+            asyncio.timeout(TIMEOUT),  # the close too: it once waited for ever
+            await aiosock.serve_datagram(echo, f"unixgram:{path}") as server,
+        ):
+            await silent.send(path, count, size)
+            # The silent client's queue is full and its answers wait: another
+            # client is answered all the same.
+            assert await _ask(server, b"hello") == [b"hello"]
+            await done.wait()
+            qlen = _max_dgram_qlen()
+            kept = 256 * 1024 // (size + 64)
+            assert count - kept - (qlen + 1) <= server.unsent <= count - kept - qlen
+    finally:
+        silent.sock.close()
+
+
+async def test_close_drops_answers_a_full_client_never_takes(
+    short_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aclose() does not wait for ever on a client that never reads."""
+    from aiosock._core import _dgram_transport
+
+    monkeypatch.setattr(_dgram_transport, "CLOSE_LINGER", 0.05)
+    path = short_tmp / "linger.sock"
+    count = 30
+    echo, done = _counting_echo(count)
+    silent = _Silent(short_tmp / "silent.sock")
+    try:
+        server = await aiosock.serve_datagram(echo, f"unixgram:{path}")
+        await silent.send(path, count, 10)
+        async with asyncio.timeout(TIMEOUT):
+            await done.wait()
+            assert server.unsent == 0  # waiting, not dropped
+            await server.aclose()
+        qlen = _max_dgram_qlen()
+        assert count - (qlen + 1) <= server.unsent <= count - qlen
+    finally:
+        silent.sock.close()
+
+
+async def test_answers_for_a_client_that_went_away_are_dropped_and_logged_once(
+    short_tmp: Path,
+) -> None:
+    """Answers refused (the client closed) are dropped with one warning in all."""
+    path = short_tmp / "gone.sock"
+    count = 30
+    echo, done = _counting_echo(count)
+    silent = _Silent(short_tmp / "silent.sock")
+    warned = asyncio.Event()
+    records: list[logging.LogRecord] = []
+    loop = asyncio.get_running_loop()
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+            loop.call_soon_threadsafe(warned.set)
+
+    catch = Catch(logging.WARNING)
+    logger = logging.getLogger("aiosock")
+    logger.addHandler(catch)
+    try:
+        async with (
+            asyncio.timeout(TIMEOUT),
+            await aiosock.serve_datagram(echo, f"unixgram:{path}") as server,
+        ):
+            await silent.send(path, count, 10)
+            await done.wait()
+            silent.sock.close()  # the kernel now refuses what waits for it
+            await warned.wait()
+            qlen = _max_dgram_qlen()
+            assert count - (qlen + 1) <= server.unsent <= count - qlen
+            assert len(records) == 1, [r.getMessage() for r in records]
+            assert "refused" in records[0].getMessage().lower()
+            assert await _ask(server, b"still here") == [b"still here"]
+    finally:
+        logger.removeHandler(catch)
+        silent.sock.close()

@@ -41,6 +41,7 @@ import asyncio
 import collections
 import collections.abc
 import contextlib
+import errno
 import select
 import socket
 from typing import TYPE_CHECKING, Any, Final
@@ -70,6 +71,14 @@ WRITE_HIGH_WATER: Final = 64 * 1024
 #: Seconds between tries to send to a full Unix-domain receiver: first, most.
 RETRY_FIRST: Final = 0.001
 RETRY_MOST: Final = 0.05
+#: Seconds a closing transport keeps trying to send to full Unix-domain
+#: receivers; what they have not taken by then is dropped.
+CLOSE_LINGER: Final = 2.0
+#: Bytes a transport with a ``parked_limit`` parks for all addresses at most.
+PARKED_TOTAL: Final = 4 * 1024 * 1024
+#: What a parked datagram costs beside its bytes (its object, tuple and slot),
+#: counted against ``parked_limit`` and PARKED_TOTAL.
+PARKED_OVERHEAD: Final = 64
 
 _MSG_TRUNC: Final = int(getattr(socket, "MSG_TRUNC", 0))
 
@@ -147,6 +156,22 @@ class DrainingTransport(asyncio.DatagramTransport):
         self._unix = sock.family == socket.AF_UNIX
         self._retry: asyncio.TimerHandle | None = None
         self._retry_delay = RETRY_FIRST
+        # Unix-domain datagrams to an address whose receiver's queue is full,
+        # by address: they wait there, in order, while datagrams to everyone
+        # else go on (one queue for all would let one receiver that does not
+        # read stop every answer). See :meth:`_park`.
+        self._parked: dict[Any, collections.deque[tuple[bytes, Any, Any]]] = {}
+        #: Bytes parked per address at most, or ``None`` (no limit: they count
+        #: towards pausing the protocol instead). A server sets it; past it
+        #: (or past PARKED_TOTAL for all addresses), datagrams to that address
+        #: are dropped and counted.
+        self.parked_limit: int | None = None
+        self._parked_size: dict[Any, int] = {}
+        self._parked_bytes = 0
+        #: Datagrams dropped: over ``parked_limit``, refused by a receiver
+        #: that went away while they waited, or left at the end of a close.
+        self.dropped_sends = 0
+        self._linger: asyncio.TimerHandle | None = None
         self._extra: dict[str, Any] = {"socket": sock}
         with contextlib.suppress(OSError):
             self._extra["sockname"] = sock.getsockname()
@@ -262,6 +287,15 @@ class DrainingTransport(asyncio.DatagramTransport):
         """
         if self._closing:
             raise ConnectionResetError("the transport is closing")
+        if addr is not None and self._unix:
+            if self._parked and addr in self._parked:
+                self._park(data, addr, None)
+                return
+            try:
+                self._sock.sendto(data, addr)
+            except (BlockingIOError, InterruptedError):
+                self._park(data, addr, None)
+            return
         if not self._queue:
             try:
                 if addr is None:
@@ -269,7 +303,7 @@ class DrainingTransport(asyncio.DatagramTransport):
                 else:
                     self._sock.sendto(data, addr)
             except (BlockingIOError, InterruptedError):
-                self._wait_for_room(addr)
+                self._loop.add_writer(self._fd, self._write_ready)
             else:
                 return
         self._enqueue(data, addr, None)
@@ -290,15 +324,20 @@ class DrainingTransport(asyncio.DatagramTransport):
         """
         if self._closing:
             raise ConnectionResetError("the transport is closing")
-        if not self._queue:
+        parked = addr is not None and self._unix
+        if not (self._parked and addr in self._parked) if parked else not self._queue:
             try:
                 self._sendmsg(data, ancillary, addr)
             except (BlockingIOError, InterruptedError):
-                self._wait_for_room(addr)
+                if not parked:
+                    self._loop.add_writer(self._fd, self._write_ready)
             else:
                 return None
         sent: asyncio.Future[None] = self._loop.create_future()
-        self._enqueue(data, addr, (ancillary, sent))
+        if parked:
+            self._park(data, addr, (ancillary, sent))
+        else:
+            self._enqueue(data, addr, (ancillary, sent))
         return sent
 
     def _sendmsg(
@@ -311,34 +350,117 @@ class DrainingTransport(asyncio.DatagramTransport):
 
     def _enqueue(self, data: Any, addr: Any, extra: Any) -> None:
         self._queue.append((bytes(data), addr, extra))
-        self._queued_bytes += len(data)
+        self._count_queued(len(data))
+
+    def _park(self, data: Any, addr: Any, extra: Any) -> None:
+        """Keep a datagram for a Unix-domain receiver whose queue is full.
+
+        Linux refuses it with ``EAGAIN`` while ``poll()`` says the socket is
+        writable (it wakes only connected senders when a receiver reads), so
+        waiting for writability would spin at full CPU: a timer tries again
+        after 1 ms, backing off to 50 ms, for as long as some receiver does
+        not read. Past ``parked_limit`` the datagram is dropped and counted.
+        """
+        size = len(data)
+        cost = size + PARKED_OVERHEAD
+        limit = self.parked_limit
+        if limit is not None and (
+            self._parked_size.get(addr, 0) + cost > limit
+            or self._parked_bytes + cost > PARKED_TOTAL
+        ):
+            self.dropped_sends += 1
+            if extra is not None and not extra[1].done():
+                extra[1].set_exception(
+                    BlockingIOError(errno.EAGAIN, "the receiver's queue is full")
+                )
+            return
+        queue = self._parked.get(addr)
+        if queue is None:
+            queue = self._parked[addr] = collections.deque()
+        queue.append((bytes(data), addr, extra))
+        self._parked_size[addr] = self._parked_size.get(addr, 0) + cost
+        self._parked_bytes += cost
+        if limit is None:
+            self._count_queued(size)
+        if self._retry is None:
+            self._retry = self._loop.call_later(self._retry_delay, self._retry_parked)
+            self._retry_delay = min(self._retry_delay * 2, RETRY_MOST)
+
+    def _retry_parked(self) -> None:
+        self._retry = None
+        if self._closed:
+            return
+        progress = False
+        for addr in list(self._parked):
+            queue = self._parked[addr]
+            while queue:
+                data, _addr, extra = queue[0]
+                try:
+                    if extra is not None:
+                        if not extra[1].done():  # else cancelled: not sent
+                            self._sendmsg(data, extra[0], addr)
+                            extra[1].set_result(None)
+                    else:
+                        self._sock.sendto(data, addr)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError as exc:
+                    # The receiver went away (or cannot be sent to): what waits
+                    # for it is dropped, and reported once.
+                    self._drop_parked(addr, exc)
+                    progress = True
+                    break
+                queue.popleft()
+                self._unpark_bytes(addr, len(data))
+                progress = True
+            if not queue:
+                self._parked.pop(addr, None)
+                self._parked_size.pop(addr, None)
+        if progress:
+            self._retry_delay = RETRY_FIRST
+        if self._parked:
+            self._retry = self._loop.call_later(self._retry_delay, self._retry_parked)
+            self._retry_delay = min(self._retry_delay * 2, RETRY_MOST)
+        self._maybe_drained()
+
+    def _drop_parked(self, addr: Any, exc: Exception | None) -> None:
+        queue = self._parked.pop(addr, None)
+        self._parked_size.pop(addr, None)
+        if not queue:
+            return
+        self.dropped_sends += len(queue)
+        for data, _addr, extra in queue:
+            self._parked_bytes -= len(data) + PARKED_OVERHEAD
+            if self.parked_limit is None:
+                self._queued_bytes -= len(data)
+            if extra is not None and not extra[1].done():
+                extra[1].set_exception(
+                    exc or ConnectionAbortedError("the transport was closed")
+                )
+        if exc is not None:
+            self._protocol.error_received(exc)
+
+    def _unpark_bytes(self, addr: Any, size: int) -> None:
+        self._parked_size[addr] -= size + PARKED_OVERHEAD
+        self._parked_bytes -= size + PARKED_OVERHEAD
+        if self.parked_limit is None:
+            self._queued_bytes -= size
+
+    def _count_queued(self, size: int) -> None:
+        self._queued_bytes += size
         if not self._protocol_paused and self._queued_bytes > WRITE_HIGH_WATER:
             self._protocol_paused = True
             self._protocol.pause_writing()
 
-    def _wait_for_room(self, addr: Any) -> None:
-        """Wait for room for the next datagram: writability, or a timer.
-
-        A Unix-domain socket sending to an address gets ``EAGAIN`` when the
-        *receiver's* queue is full, yet ``poll()`` says it is writable (Linux
-        wakes only connected senders when a receiver reads): waiting for
-        writability would spin at full CPU. It tries again after 1 ms, backing
-        off to 50 ms, for as long as the receiver does not read.
-        """
-        if self._unix and addr is not None:
-            self._loop.remove_writer(self._fd)
-            if self._retry is None:
-                self._retry = self._loop.call_later(
-                    self._retry_delay, self._retry_write
-                )
-                self._retry_delay = min(self._retry_delay * 2, RETRY_MOST)
-        else:
-            self._loop.add_writer(self._fd, self._write_ready)
-
-    def _retry_write(self) -> None:
-        self._retry = None
-        if not self._closed:
-            self._write_ready()
+    def _maybe_drained(self) -> None:
+        """Resume the protocol, or finish closing, once nothing waits."""
+        if self._queue or (self._parked and self.parked_limit is None):
+            return
+        if self._protocol_paused:
+            self._protocol_paused = False
+            self._protocol.resume_writing()
+        if self._closing and not self._parked:
+            self._finish(None)
 
     def _write_ready(self) -> None:
         queue = self._queue
@@ -354,7 +476,6 @@ class DrainingTransport(asyncio.DatagramTransport):
                 else:
                     self._sock.sendto(data, addr)
             except (BlockingIOError, InterruptedError):
-                self._wait_for_room(addr)
                 return
             except OSError as exc:
                 if extra is not None:
@@ -363,17 +484,25 @@ class DrainingTransport(asyncio.DatagramTransport):
                     self._protocol.error_received(exc)
             queue.popleft()
             self._queued_bytes -= len(data)
-            self._retry_delay = RETRY_FIRST
         self._loop.remove_writer(self._fd)
-        if self._protocol_paused:
-            self._protocol_paused = False
-            self._protocol.resume_writing()
-        if self._closing:
-            self._finish(None)
+        self._maybe_drained()
 
     def get_write_buffer_size(self) -> int:
-        """Bytes of datagrams queued because the socket was full."""
-        return self._queued_bytes
+        """Bytes of datagrams queued because the socket (or a receiver) was full."""
+        if self.parked_limit is None:
+            return self._queued_bytes  # parked bytes are counted in it
+        return self._queued_bytes + sum(
+            len(item[0]) for queue in self._parked.values() for item in queue
+        )
+
+    @property
+    def parked(self) -> collections.abc.Sized:
+        """The addresses with datagrams waiting for their receiver: a live view.
+
+        A protocol that sends with the socket itself while :attr:`write_queue`
+        is empty must also find this empty (or not send to these addresses).
+        """
+        return self._parked
 
     @property
     def write_queue(self) -> collections.abc.Sized:
@@ -396,8 +525,29 @@ class DrainingTransport(asyncio.DatagramTransport):
             return
         self._closing = True
         self.pause_reading()
-        if not self._queue:
+        if not self._queue and not self._parked:
             self._loop.call_soon(self._finish, None)
+        else:
+            self._linger = self._loop.call_later(CLOSE_LINGER, self._give_up)
+
+    def _give_up(self) -> None:
+        """The close's linger is over: drop what full receivers did not take."""
+        self._linger = None
+        if self._closed:
+            return
+        for addr in list(self._parked):
+            self._drop_parked(addr, None)
+        if self._queue:
+            self._loop.remove_writer(self._fd)
+            self.dropped_sends += len(self._queue)
+            for _data, _addr, extra in self._queue:
+                if extra is not None and not extra[1].done():
+                    extra[1].set_exception(
+                        ConnectionAbortedError("the transport was closed")
+                    )
+            self._queue.clear()
+            self._queued_bytes = 0
+        self._maybe_drained()
 
     def abort(self) -> None:
         """Close at once, dropping queued datagrams."""
@@ -414,7 +564,9 @@ class DrainingTransport(asyncio.DatagramTransport):
                         ConnectionAbortedError("the transport was aborted")
                     )
             self._queue.clear()
-            self._queued_bytes = 0
+        for addr in list(self._parked):
+            self._drop_parked(addr, None)
+        self._queued_bytes = 0
         self._loop.call_soon(self._finish, None)
 
     def _finish(self, exc: Exception | None) -> None:
@@ -424,6 +576,9 @@ class DrainingTransport(asyncio.DatagramTransport):
         if self._retry is not None:
             self._retry.cancel()
             self._retry = None
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
         try:
             self._protocol.connection_lost(exc)
         finally:

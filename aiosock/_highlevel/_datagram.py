@@ -230,8 +230,10 @@ class DatagramSocket(DatagramLocal):
     async def aclose(self) -> None:
         """Close the socket (and remove its socket file). Idempotent.
 
-        Datagrams queued because the socket was full are still sent; a task
-        waiting in a receive gets :class:`~aiosock.ClosedResourceError`.
+        Datagrams queued because the socket was full are still sent (to a
+        Unix-domain receiver whose queue stays full, for two seconds at most:
+        then they are dropped); a task waiting in a receive gets
+        :class:`~aiosock.ClosedResourceError`.
         """
         if not self._closing:
             self._closing = True

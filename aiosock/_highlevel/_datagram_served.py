@@ -44,6 +44,8 @@ logger = logging.getLogger("aiosock.server")
 #: What ``next`` returns when a handler's awaitable ends.
 _RETURNED: Any = object()
 _MSG_TRUNC: Final = int(getattr(socket, "MSG_TRUNC", 0))
+#: Bytes of answers kept for one Unix-domain client whose queue is full.
+PARKED_PER_CLIENT: Final = 256 * 1024
 
 
 class Worker:
@@ -73,6 +75,7 @@ class ServedSocket(DatagramSocket):
         "_entered",
         "_fast_idle",
         "_handler",
+        "_parked_sends",
         "_server",
         "_sock_recvfrom",
         "_sock_sendto",
@@ -95,6 +98,7 @@ class ServedSocket(DatagramSocket):
         self._sock_sendto = self._sock.sendto
         self._sock_recvfrom = self._sock.recvfrom
         self._waiting_sends: Sized = (0,)  # the transport's queue, once known
+        self._parked_sends: Sized = ()  # its datagrams for full receivers
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Take the transport (called once by the draining transport)."""
@@ -102,6 +106,13 @@ class ServedSocket(DatagramSocket):
         queue = getattr(transport, "write_queue", None)
         if queue is not None:
             self._waiting_sends = queue
+        parked = getattr(transport, "parked", None)
+        if parked is not None:
+            # An answer to a Unix-domain client whose queue stays full waits
+            # for it alone (bounded; past the bound it is dropped and counted
+            # in DatagramServer.unsent): the others' answers go on.
+            self._parked_sends = parked
+            transport.parked_limit = PARKED_PER_CLIENT  # type: ignore[attr-defined]
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         """Run the handler for this datagram (inline when a worker is idle)."""
@@ -156,6 +167,7 @@ class ServedSocket(DatagramSocket):
             and self._fast
             and data
             and not self._waiting_sends
+            and not self._parked_sends
         ):
             try:
                 self._sock_sendto(data, self._last_sockaddr)

@@ -113,6 +113,17 @@ class DatagramServer:
         """Datagrams dropped by the kernel (full queues) or the full backlog."""
         return self._dropped + sum(s.dropped for s in self._sockets)
 
+    @property
+    def unsent(self) -> int:
+        """Answers dropped because a Unix-domain client did not read them.
+
+        An answer to a client whose receive queue is full waits for that client
+        alone (the others' answers go on), up to 256 KiB per client; more are
+        dropped, as are those still waiting when the client goes away or when
+        the server has closed for two seconds.
+        """
+        return sum(getattr(s._transport, "dropped_sends", 0) for s in self._sockets)
+
     def is_serving(self) -> bool:
         """Whether the server still receives datagrams."""
         return not self._closing
