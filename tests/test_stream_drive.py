@@ -437,3 +437,53 @@ async def test_a_second_receiver_is_still_refused() -> None:
         assert seen.stream is not None
         with pytest.raises(aiosock.BusyResourceError):
             seen.stream.receive()
+
+
+# Not a subclass of asyncio.Future (the C class): the driver must not call
+# that class's methods on it.
+_OwnFuture: type[asyncio.Future[Any]] = asyncio.futures._PyFuture  # type: ignore[attr-defined]
+
+
+class _OwnFuturesLoop(asyncio.SelectorEventLoop):
+    """A loop whose ``create_future`` makes futures of another class."""
+
+    def create_future(self) -> asyncio.Future[Any]:
+        return _OwnFuture(loop=self)
+
+
+def test_a_loop_with_its_own_futures_still_drives_handlers() -> None:
+    """Handlers are driven with a loop's own futures: inline, then cancelled."""
+    seen = Seen()
+    inline: list[bool] = []
+
+    async def handler(stream: aiosock.Stream) -> None:
+        seen.park(stream)
+        try:
+            async for chunk in stream:
+                inline.append(asyncio.current_task() is seen.task)
+                await stream.send(chunk)
+        except asyncio.CancelledError:
+            seen.items.append("cancelled")
+            raise
+
+    async def main() -> None:
+        server = await aiosock.serve(handler, "tcp://127.0.0.1:0")
+        async with await aiosock.connect(server.endpoints[0], timeout=5) as client:
+            await client.send(b"warm")
+            assert await client.receive() == b"warm"
+            assert seen.task is not None
+            park = seen.task._fut_waiter  # type: ignore[attr-defined]
+            assert type(park) is _OwnFuture
+            for i in range(5):
+                await client.send(b"m%d" % i)
+                assert await client.receive() == b"m%d" % i
+                assert seen.task._fut_waiter is park  # type: ignore[attr-defined]
+            await server.aclose(grace=0)  # cancels the parked handler
+        assert inline == [True] * 6
+        assert seen.items == ["cancelled"]
+
+    loop = _OwnFuturesLoop()
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()

@@ -38,10 +38,10 @@ import contextvars
 import types
 from typing import TYPE_CHECKING, Any, Final
 
-from ._eager import AVAILABLE, enter_task, leave_task
+from ._eager import AVAILABLE
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine, Generator
+    from collections.abc import Callable, Coroutine, Generator
 
     from ._stream import Stream
 
@@ -63,22 +63,27 @@ class Driver:
 
     Made by ``serve`` for each connection; ``await driver.run()`` in the
     connection's task replaces ``await handler(stream)``. While the task is
-    parked, the stream completes its receive future :attr:`pending` with data
-    through :meth:`deliver` (which resumes the handler inline); at the end of
-    the stream it asks :meth:`cancelled` whether that future is to be treated
-    as cancelled, else completes it and calls :meth:`wake`.
+    parked, the stream's ``data_received`` completes the receive future
+    :attr:`pending` with data and resumes the handler itself (the per-message
+    path, written out there): :attr:`task` made current, a step in
+    :attr:`context`, then :meth:`hand_over` or :meth:`ended` unless the
+    handler waits on the stream again. At the end of the stream it asks
+    :meth:`cancelled` whether that future is to be treated as cancelled, else
+    completes it and calls :meth:`wake`.
     """
 
     __slots__ = (
-        "_context",
         "_coro",
         "_loop",
         "_outcome",
-        "_park",
-        "_send",
         "_stream",
-        "_task",
+        "context",
+        "park",
+        "park_cancelled",
         "pending",
+        "send",
+        "set_result",
+        "task",
     )
 
     def __init__(
@@ -88,83 +93,63 @@ class Driver:
         loop: asyncio.AbstractEventLoop,
     ) -> None:
         self._coro = coro
-        self._send = coro.send
+        #: The coroutine's ``send``.
+        self.send = coro.send
         self._stream = stream
         self._loop = loop
         # Both set by run(), before the stream can call anything here.
-        self._task: asyncio.Task[Any] = None  # type: ignore[assignment]
-        self._context: contextvars.Context = None  # type: ignore[assignment]
+        #: The connection's task.
+        self.task: asyncio.Task[Any] = None  # type: ignore[assignment]
+        #: The handler's context, for every step.
+        self.context: contextvars.Context = None  # type: ignore[assignment]
         #: The stream's receive future the coroutine waits on while the task is
         #: parked; ``None`` otherwise.
         self.pending: asyncio.Future[Any] | None = None
-        self._park: asyncio.Future[tuple[int, Any]] | None = None
+        #: The future the task is parked on, while it is.
+        self.park: asyncio.Future[tuple[int, Any]] | None = None
         # An inline step's result the parked future could not take (the task
         # had been cancelled meanwhile).
         self._outcome: tuple[int, Any] | None = None
+        #: ``Future.cancelled`` and ``Future.set_result`` for this stream's
+        #: futures, as plain functions: Python 3.11 looks a method of a future
+        #: up on every ``fut.set_result(...)`` (it cannot cache it: a future
+        #: has a ``__dict__``), and these run once per message.
+        self.set_result, self.park_cancelled = _future_methods(stream)
 
     # -- called by the stream ---------------------------------------------------
 
     def cancelled(self) -> bool:
         """Whether the parked task was cancelled (its wake-up is on its way)."""
-        park = self._park
+        park = self.park
         return park is not None and park.cancelled()
-
-    def deliver(self, waiter: asyncio.Future[Any], data: bytes) -> None:
-        """Complete :attr:`pending` (``waiter``) with ``data``, and resume inline.
-
-        The per-message path: one call from ``data_received``. When the task
-        was cancelled meanwhile, ``waiter`` is cancelled and ``data`` goes back
-        to the stream instead; when another task is current, the task is woken
-        to resume the coroutine.
-        """
-        park = self._park
-        assert park is not None
-        if park.cancelled():
-            waiter.cancel()  # as the task's cancellation would have
-            self._stream._unread(data)
-            return
-        waiter.set_result(data)
-        task, loop = self._task, self._loop
-        try:
-            enter_task(loop, task)
-        except RuntimeError:
-            self.pending = None
-            self._hand_back((_RESUME_AT, waiter))
-            return
-        try:
-            yielded = self._context.run(self._send, None)
-        except StopIteration as exc:
-            self.pending = None
-            self._hand_back((_RETURN, exc.value))
-            return
-        except BaseException as exc:
-            self.pending = None
-            self._hand_back((_RAISE, exc))
-            return
-        finally:
-            leave_task(loop, task)
-        # One store on the stay-parked path (clearing ``pending`` first costs
-        # a second one per message).
-        if yielded is not None and yielded is self._stream._waiter:
-            self.pending = yielded  # waiting on the stream again: stay parked
-        else:
-            self.pending = None
-            self._hand_back((_YIELD, yielded))
 
     def wake(self) -> None:
         """Let the task resume the coroutine (:attr:`pending` is done)."""
         waiter, self.pending = self.pending, None
         self._hand_back((_RESUME_AT, waiter))
 
+    def ended(self, exc: BaseException) -> None:
+        """The coroutine returned (``StopIteration``) or raised ``exc`` inline."""
+        self.pending = None
+        if isinstance(exc, StopIteration):
+            self._hand_back((_RETURN, exc.value))
+        else:
+            self._hand_back((_RAISE, exc))
+
+    def hand_over(self, yielded: Any) -> None:
+        """The coroutine now waits on ``yielded``, not on its stream: the task does."""
+        self.pending = None
+        self._hand_back((_YIELD, yielded))
+
     def _hand_back(self, message: tuple[int, Any]) -> None:
-        park = self._park
+        park = self.park
         assert park is not None
         if park.done():
             # Cancelled: the task's wake-up is already scheduled; the message
             # waits for it.
             self._outcome = message
         else:
-            self._park = None
+            self.park = None
             park.set_result(message)
 
     # -- the task's side --------------------------------------------------------
@@ -175,10 +160,10 @@ class Driver:
         task = asyncio.current_task(self._loop)
         if task is None:
             raise RuntimeError("Driver.run() must be awaited in a task")
-        self._task = task
-        context = self._context = contextvars.copy_context()
+        self.task = task
+        context = self.context = contextvars.copy_context()
         coro, stream = self._coro, self._stream
-        send, throw = self._send, coro.throw
+        send, throw = self.send, coro.throw
         message: tuple[int, Any] = _RESUME
         try:
             while True:
@@ -203,8 +188,8 @@ class Driver:
                 if waiter is not None and yielded is waiter:
                     # Park (inline here, not a generator of its own: an idle
                     # connection waits here, and a frame less is half a KiB).
-                    park: asyncio.Future[tuple[int, Any]] = self._loop.create_future()
-                    self._park = park
+                    park: asyncio.Future[tuple[int, Any]] = stream._create_future()
+                    self.park = park
                     self.pending = waiter
                     park._asyncio_future_blocking = True  # as Future.__await__ does
                     try:
@@ -228,7 +213,7 @@ class Driver:
             coro.close()
             raise
         finally:
-            self._park = self.pending = None
+            self.park = self.pending = None
             self._outcome = None
 
     def _cancelled_while_parked(self, exc: BaseException) -> tuple[int, Any]:
@@ -238,7 +223,7 @@ class Driver:
         coroutine waits on is cancelled, as ``Task.cancel`` would have cancelled
         it, and the exception goes in there.
         """
-        self._park = None
+        self.park = None
         pending, self.pending = self.pending, None
         outcome, self._outcome = self._outcome, None
         if outcome is None:
@@ -264,6 +249,23 @@ class Driver:
             if data:
                 self._stream._unread(data)
         return (_THROW, exc)
+
+
+def _future_methods(
+    stream: Stream,
+) -> tuple[Callable[[asyncio.Future[Any], Any], None], Callable[[Any], bool]]:
+    """``set_result`` and ``cancelled`` for the futures ``stream`` makes."""
+    if stream._create_future is asyncio.Future:  # see future_factory()
+        return asyncio.Future.set_result, asyncio.Future.cancelled
+    return _set_result, _cancelled
+
+
+def _set_result(future: asyncio.Future[Any], value: Any) -> None:
+    future.set_result(value)
+
+
+def _cancelled(future: asyncio.Future[Any]) -> bool:
+    return future.cancelled()
 
 
 def drive_available(loop: asyncio.AbstractEventLoop) -> bool:

@@ -36,6 +36,7 @@ from .._foundation._errors import (
 )
 from .._foundation._loop import current_loop_name, future_factory
 from .._foundation._optionsview import OptionsView
+from ._eager import enter_task, leave_task
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Iterable
@@ -152,11 +153,40 @@ class Stream(asyncio.Protocol):
             self._waiter = None
             driver = self._driver
             if driver is not None and driver.pending is waiter:
-                # Its handler is parked in a direct-driven task (_drive.py).
+                # Its handler is parked in a direct-driven task (_drive.py):
+                # complete the future and resume the handler here, in its task
+                # and context. Written out here, not a call to the driver: a
+                # call costs more than all of this (the rare cases are calls).
                 if len(data) > self._max_bytes:
                     self._push(data[self._max_bytes :])
                     data = data[: self._max_bytes]
-                driver.deliver(waiter, data)
+                # (Read into locals, then called: ``driver.set_result(...)`` is
+                # a method look-up that Python 3.11 cannot cache for a slot.)
+                cancelled, set_result = driver.park_cancelled, driver.set_result
+                if cancelled(driver.park):
+                    waiter.cancel()  # as the task's cancellation would have
+                    self._unread(data)
+                    return
+                set_result(waiter, data)
+                task, loop = driver.task, self._loop
+                try:
+                    enter_task(loop, task)
+                except RuntimeError:
+                    driver.wake()  # another task is current: the task resumes it
+                    return
+                try:
+                    yielded = driver.context.run(driver.send, None)
+                except BaseException as exc:
+                    driver.ended(exc)
+                    return
+                finally:
+                    leave_task(loop, task)
+                # One store on the stay-parked path (clearing ``pending`` first
+                # costs a second one per message).
+                if yielded is not None and yielded is self._waiter:
+                    driver.pending = yielded  # waiting on the stream again
+                else:
+                    driver.hand_over(yielded)
                 return
             if not waiter.done():
                 if len(data) > self._max_bytes:
