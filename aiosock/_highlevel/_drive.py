@@ -27,8 +27,9 @@ The traps, each handled below and tested in ``tests/test_stream_drive.py``:
 - one :class:`~contextvars.Context` per connection, for inline and task steps;
 - closing the driver closes the handler coroutine (never throws into it).
 
-It relies on asyncio's private ``_enter_task``/``_leave_task`` (see
-``_eager.py``); where they are missing, handlers run as plain coroutines.
+It relies on asyncio's private ``_enter_task``/``_leave_task`` and the map of
+current tasks they keep (``_eager.CURRENT_TASKS``); where they are missing,
+handlers run as plain coroutines.
 """
 
 from __future__ import annotations
@@ -38,7 +39,12 @@ import contextvars
 import types
 from typing import TYPE_CHECKING, Any, Final
 
-from ._eager import AVAILABLE
+from ._eager import AVAILABLE as _HOOKS
+from ._eager import CURRENT_TASKS
+
+#: Whether served handlers can be driven inline on this Python: the stream's
+#: inline step makes the task current through asyncio's own map.
+AVAILABLE = _HOOKS and CURRENT_TASKS is not None
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Generator

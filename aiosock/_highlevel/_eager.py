@@ -25,7 +25,14 @@ if TYPE_CHECKING:
     import contextvars
     from collections.abc import Callable, Coroutine, Generator
 
-__all__ = ["AVAILABLE", "NOT_STARTED", "drive", "enter_task", "leave_task"]
+__all__ = [
+    "AVAILABLE",
+    "CURRENT_TASKS",
+    "NOT_STARTED",
+    "drive",
+    "enter_task",
+    "leave_task",
+]
 
 #: ``drive(yielded=NOT_STARTED)``: the coroutine has not run its first step.
 NOT_STARTED: Any = object()
@@ -49,6 +56,54 @@ AVAILABLE = _enter is not None and _leave is not None
 enter_task: _TaskHook = _enter if AVAILABLE else _missing  # type: ignore[assignment]
 #: Undo :data:`enter_task`.
 leave_task: _TaskHook = _leave if AVAILABLE else _missing  # type: ignore[assignment]
+
+
+def _find_current_tasks() -> dict[Any, Any] | None:
+    """Return asyncio's map of loops to their current task, if the hooks use it.
+
+    ``enter_task(loop, task)`` is ``current_tasks[loop] = task`` after a check
+    that the loop has none, and ``leave_task`` deletes it, in CPython 3.11 to
+    3.13. Checked here once, with stand-in objects: ``enter_task`` must store
+    there, ``current_task()`` read there, and ``enter_task`` refuse a loop that
+    has a task there.
+    """
+    tasks: Any = getattr(asyncio.tasks, "_current_tasks", None)
+    if not AVAILABLE or type(tasks) is not dict:
+        return None
+    loop: Any = object()
+    task: Any = object()
+    other: Any = object()
+    try:
+        enter_task(loop, task)
+        try:
+            stored = tasks.get(loop) is task
+        finally:
+            leave_task(loop, task)
+        if not stored or loop in tasks:
+            return None
+        tasks[loop] = task
+        try:
+            if asyncio.current_task(loop) is not task:
+                return None
+            try:
+                enter_task(loop, other)
+            except RuntimeError:
+                pass
+            else:
+                leave_task(loop, other)
+                return None
+        finally:
+            tasks.pop(loop, None)
+    except Exception:  # any surprise: use the functions
+        return None
+    return tasks
+
+
+#: ``asyncio.tasks._current_tasks`` where :data:`enter_task` and
+#: :data:`leave_task` are a store and a delete there (checked at import), else
+#: ``None``. A served stream's inline step (``Stream.data_received``) uses it
+#: directly: ``setdefault`` and ``del`` cost half of what the two calls do.
+CURRENT_TASKS: dict[Any, Any] | None = _find_current_tasks()
 
 
 @types.coroutine
