@@ -99,6 +99,7 @@ class Stream(asyncio.Protocol):
         "_lost_waiter",
         "_max_bytes",
         "_mode",
+        "_no_send",
         "_options_view",
         "_peer",
         "_reading_paused",
@@ -123,6 +124,9 @@ class Stream(asyncio.Protocol):
         self._eof_sent = False
         self._closing = False
         self._lost = False
+        #: Whether send() must refuse: not connected yet, or closed, half-closed
+        #: or lost (one test on the per-message path instead of four).
+        self._no_send = True
         self._error: BaseException | None = None
         self._waiter: asyncio.Future[Any] | None = None
         #: The driver of a served handler (``_drive.py``), or ``None``.
@@ -146,6 +150,7 @@ class Stream(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Take the transport (called once by the loop)."""
         self._transport = transport  # type: ignore[assignment]
+        self._no_send = self._closing or self._eof_sent or self._lost
         done = self._loop.create_future()
         done.set_result(None)
         self._done = done
@@ -220,7 +225,7 @@ class Stream(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Wake every waiter: with the error, or as end of stream."""
-        self._lost = True
+        self._lost = self._no_send = True
         if exc is not None and not self._closing:
             self._error = exc
         self._eof = True
@@ -465,21 +470,22 @@ class Stream(asyncio.Protocol):
             BrokenResourceError: The connection was reset or aborted.
         """
         transport = self._transport
-        if self._closing or self._eof_sent:
-            raise ClosedResourceError(
-                "the stream was closed" if self._closing else "send_eof() was called"
-            )
-        if self._lost or transport is None or transport.is_closing():
-            raise (
-                self._broken()
-                if self._error
-                else BrokenResourceError("the connection is closed")
-            )
-        transport.write(data)
+        if self._no_send or transport.is_closing():  # type: ignore[union-attr]
+            raise self._send_refused()
+        transport.write(data)  # type: ignore[union-attr]
         # uvloop may call pause_writing() from inside write(): check afterwards.
         if self._write_paused:
             return self._drain_waiter()
         return self._done  # type: ignore[return-value]
+
+    def _send_refused(self) -> Exception:
+        if self._closing or self._eof_sent:
+            return ClosedResourceError(
+                "the stream was closed" if self._closing else "send_eof() was called"
+            )
+        if self._error:
+            return self._broken()
+        return BrokenResourceError("the connection is closed")
 
     def _drain_waiter(self) -> asyncio.Future[None]:
         drain = self._drain
@@ -505,7 +511,7 @@ class Stream(asyncio.Protocol):
                 raise NotImplementedError(
                     "this transport (TLS) cannot half-close: close the stream instead"
                 )
-            self._eof_sent = True
+            self._eof_sent = self._no_send = True
             transport.write_eof()
         done = self._done
         return done if done is not None else self._ready(None)
@@ -590,7 +596,7 @@ class Stream(asyncio.Protocol):
         """
         transport = self._transport
         if not self._closing:
-            self._closing = True
+            self._closing = self._no_send = True
             self._wake_at_end()
             if self._urgent is not None:
                 self._urgent.close()
@@ -620,7 +626,7 @@ class Stream(asyncio.Protocol):
 
     def abort(self) -> None:
         """Close at once, discarding unsent data (a TCP peer sees a reset)."""
-        self._closing = True
+        self._closing = self._no_send = True
         self._wake_at_end()
         self._reset()
 
