@@ -169,7 +169,8 @@ class DrainingTransport(asyncio.DatagramTransport):
         self._parked_size: dict[Any, int] = {}
         self._parked_bytes = 0
         #: Datagrams dropped: over ``parked_limit``, refused by a receiver
-        #: that went away while they waited, or left at the end of a close.
+        #: that went away while they waited, left at the end of a close's
+        #: linger, or waiting when the transport was aborted.
         self.dropped_sends = 0
         self._linger: asyncio.TimerHandle | None = None
         self._extra: dict[str, Any] = {"socket": sock}
@@ -383,8 +384,11 @@ class DrainingTransport(asyncio.DatagramTransport):
         if limit is None:
             self._count_queued(size)
         if self._retry is None:
-            self._retry = self._loop.call_later(self._retry_delay, self._retry_parked)
-            self._retry_delay = min(self._retry_delay * 2, RETRY_MOST)
+            self._schedule_retry()
+
+    def _schedule_retry(self) -> None:
+        self._retry = self._loop.call_later(self._retry_delay, self._retry_parked)
+        self._retry_delay = min(self._retry_delay * 2, RETRY_MOST)
 
     def _retry_parked(self) -> None:
         self._retry = None
@@ -396,18 +400,13 @@ class DrainingTransport(asyncio.DatagramTransport):
             while queue:
                 data, _addr, extra = queue[0]
                 try:
-                    if extra is not None:
-                        if not extra[1].done():  # else cancelled: not sent
-                            self._sendmsg(data, extra[0], addr)
-                            extra[1].set_result(None)
-                    else:
-                        self._sock.sendto(data, addr)
+                    self._send_queued(data, addr, extra)
                 except (BlockingIOError, InterruptedError):
                     break
                 except OSError as exc:
                     # The receiver went away (or cannot be sent to): what waits
                     # for it is dropped, and reported once.
-                    self._drop_parked(addr, exc)
+                    self._drop_parked(addr, exc, report=True)
                     progress = True
                     break
                 queue.popleft()
@@ -419,26 +418,46 @@ class DrainingTransport(asyncio.DatagramTransport):
         if progress:
             self._retry_delay = RETRY_FIRST
         if self._parked:
-            self._retry = self._loop.call_later(self._retry_delay, self._retry_parked)
-            self._retry_delay = min(self._retry_delay * 2, RETRY_MOST)
+            self._schedule_retry()
         self._maybe_drained()
 
-    def _drop_parked(self, addr: Any, exc: Exception | None) -> None:
+    def _send_queued(self, data: bytes, addr: Any, extra: Any) -> None:
+        """Send a datagram that waited (with its ancillary data, if any)."""
+        if extra is not None:
+            if not extra[1].done():  # else cancelled: not sent
+                self._sendmsg(data, extra[0], addr)
+                extra[1].set_result(None)
+        elif addr is None:
+            self._sock.send(data)
+        else:
+            self._sock.sendto(data, addr)
+
+    def _drop_parked(self, addr: Any, exc: Exception, *, report: bool) -> None:
+        """Drop what waits for ``addr``, failed with ``exc`` (reported once)."""
         queue = self._parked.pop(addr, None)
-        self._parked_size.pop(addr, None)
         if not queue:
             return
         self.dropped_sends += len(queue)
         for data, _addr, extra in queue:
-            self._parked_bytes -= len(data) + PARKED_OVERHEAD
-            if self.parked_limit is None:
-                self._queued_bytes -= len(data)
+            self._unpark_bytes(addr, len(data))
             if extra is not None and not extra[1].done():
-                extra[1].set_exception(
-                    exc or ConnectionAbortedError("the transport was closed")
-                )
-        if exc is not None:
+                extra[1].set_exception(exc)
+        self._parked_size.pop(addr, None)
+        if report:
             self._protocol.error_received(exc)
+
+    def _drop_all(self, why: str) -> None:
+        """Drop every waiting datagram (a close's linger is over, or abort)."""
+        for addr in list(self._parked):
+            self._drop_parked(addr, ConnectionAbortedError(why), report=False)
+        if self._queue:
+            self._loop.remove_writer(self._fd)
+            self.dropped_sends += len(self._queue)
+            for _data, _addr, extra in self._queue:
+                if extra is not None and not extra[1].done():
+                    extra[1].set_exception(ConnectionAbortedError(why))
+            self._queue.clear()
+            self._queued_bytes = 0
 
     def _unpark_bytes(self, addr: Any, size: int) -> None:
         self._parked_size[addr] -= size + PARKED_OVERHEAD
@@ -467,14 +486,7 @@ class DrainingTransport(asyncio.DatagramTransport):
         while queue:
             data, addr, extra = queue[0]
             try:
-                if extra is not None:
-                    if not extra[1].done():  # else cancelled: not sent
-                        self._sendmsg(data, extra[0], addr)
-                        extra[1].set_result(None)
-                elif addr is None:
-                    self._sock.send(data)
-                else:
-                    self._sock.sendto(data, addr)
+                self._send_queued(data, addr, extra)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -535,18 +547,7 @@ class DrainingTransport(asyncio.DatagramTransport):
         self._linger = None
         if self._closed:
             return
-        for addr in list(self._parked):
-            self._drop_parked(addr, None)
-        if self._queue:
-            self._loop.remove_writer(self._fd)
-            self.dropped_sends += len(self._queue)
-            for _data, _addr, extra in self._queue:
-                if extra is not None and not extra[1].done():
-                    extra[1].set_exception(
-                        ConnectionAbortedError("the transport was closed")
-                    )
-            self._queue.clear()
-            self._queued_bytes = 0
+        self._drop_all("the transport was closed")
         self._maybe_drained()
 
     def abort(self) -> None:
@@ -556,17 +557,7 @@ class DrainingTransport(asyncio.DatagramTransport):
         if self._retry is not None:
             self._retry.cancel()
             self._retry = None
-        if self._queue:
-            self._loop.remove_writer(self._fd)
-            for _data, _addr, extra in self._queue:
-                if extra is not None and not extra[1].done():
-                    extra[1].set_exception(
-                        ConnectionAbortedError("the transport was aborted")
-                    )
-            self._queue.clear()
-        for addr in list(self._parked):
-            self._drop_parked(addr, None)
-        self._queued_bytes = 0
+        self._drop_all("the transport was aborted")
         self._loop.call_soon(self._finish, None)
 
     def _finish(self, exc: Exception | None) -> None:
