@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
+import mmap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -177,6 +179,24 @@ async def test_buffered_protocol_is_used_as_is() -> None:
         async with asyncio.timeout(5):
             await protocol.lost.wait()
         assert protocol.lost_calls == 1
+
+
+async def test_adapter_buffer_is_page_aligned() -> None:
+    """The adapter reads into one page-aligned buffer, the same for every connection.
+
+    Where the kernel copies received data to within a page decides what the copy
+    costs on some processors (see ``aiosock._core._buffers``): a ``bytearray`` of
+    this size starts 16 bytes into its page.
+    """
+    loop = asyncio.get_running_loop()
+    first = aiosock.BufferedAdapter(EchoProtocol(), loop)
+    second = aiosock.BufferedAdapter(EchoProtocol(), loop)
+    view = first.get_buffer(-1)
+    assert view is second.get_buffer(65536)
+    assert len(view) == 256 * 1024
+    assert not view.readonly
+    address = ctypes.addressof(ctypes.c_char.from_buffer(view))
+    assert address % mmap.PAGESIZE == 0
 
 
 @pytest.mark.parametrize("cls", [SlottedEcho, SlottedBufferedEcho])
