@@ -17,9 +17,12 @@ import pytest
 import aiosock
 from aiosock._foundation._loop import (
     LOOP_ENV,
+    RUNNING_LOOP_CALLS_GETPID,
     current_loop_name,
     default_loop_name,
+    future_factory,
     loop_factory,
+    makes_asyncio_futures,
     uvloop_available,
 )
 
@@ -155,6 +158,52 @@ def test_run_sets_no_global_policy_or_loop(name: str) -> None:
     assert seen[0].is_closed()
     with pytest.raises(RuntimeError):
         asyncio.get_running_loop()
+
+
+@pytest.mark.parametrize("name", ["asyncio", "uvloop"])
+def test_future_factory_makes_the_loops_futures(name: str) -> None:
+    """Streams' futures are plain asyncio futures of their loop, made cheaply.
+
+    On Python 3.11 finding the running loop is a ``getpid()`` system call, so the
+    factory must carry its loop instead of asking for it: it then works even
+    where no loop runs. (``asyncio.Future()`` outside a loop fails or warns.)
+    """
+    loop = loop_factory(name)()
+    try:
+        factory = future_factory(loop)
+        assert makes_asyncio_futures(factory)
+
+        async def make() -> asyncio.Future[Any]:
+            return factory()
+
+        future = loop.run_until_complete(make())
+        assert type(future) is asyncio.Future
+        assert future.get_loop() is loop
+        if RUNNING_LOOP_CALLS_GETPID:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                outside = factory()
+            assert outside.get_loop() is loop
+        else:
+            assert factory is asyncio.Future
+    finally:
+        loop.close()
+
+
+def test_future_factory_keeps_a_loops_own_method() -> None:
+    """A loop class with its own create_future keeps it; its futures are not assumed."""
+
+    class OwnFutures(asyncio.SelectorEventLoop):
+        def create_future(self) -> asyncio.Future[Any]:
+            return super().create_future()
+
+    loop = OwnFutures()
+    try:
+        factory = future_factory(loop)
+        assert factory == loop.create_future
+        assert not makes_asyncio_futures(factory)
+    finally:
+        loop.close()
 
 
 def test_loop_factory_makes_new_loops() -> None:

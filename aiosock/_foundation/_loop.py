@@ -10,7 +10,9 @@ uvloop, and only when it is asked for.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
+import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, Literal, TypeVar
 
@@ -143,6 +145,13 @@ def current_loop_name(loop: asyncio.AbstractEventLoop | None = None) -> str:
     return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
 
 
+#: Whether ``asyncio.get_running_loop()`` makes a system call. Python 3.11 checks
+#: the running loop's process id against ``getpid()`` on every call (glibc does
+#: not cache it), so ``asyncio.Future()``, which asks for the running loop, costs
+#: a system call; 3.12 keeps the running loop in the thread state and does not.
+RUNNING_LOOP_CALLS_GETPID: bool = sys.version_info < (3, 12)
+
+
 def future_factory(
     loop: asyncio.AbstractEventLoop,
 ) -> Callable[[], asyncio.Future[Any]]:
@@ -151,12 +160,25 @@ def future_factory(
     Both loops' own ``create_future`` build ``asyncio.Future(loop=loop)``; on
     uvloop the keyword argument alone costs about 800 machine instructions per
     future (callgrind), more than the future itself. ``asyncio.Future()`` takes
-    the running loop instead, which is the same loop for code running on it.
-    A loop class that makes its futures some other way keeps its own method.
+    the running loop instead, which is the same loop for code running on it,
+    except on Python 3.11, where finding the running loop is a ``getpid()``
+    system call (see :data:`RUNNING_LOOP_CALLS_GETPID`): there the loop is
+    bound in a ``functools.partial``, which skips ``create_future``'s own call
+    and costs no system call. A loop class that makes its futures some other
+    way keeps its own method. :func:`makes_asyncio_futures` tells which it is.
     """
     create_future = type(loop).create_future
     if create_future is asyncio.BaseEventLoop.create_future or (
         type(loop).__module__.startswith("uvloop") and type(loop).__name__ == "Loop"
     ):
+        if RUNNING_LOOP_CALLS_GETPID:
+            return functools.partial(asyncio.Future, loop=loop)
         return asyncio.Future
     return loop.create_future
+
+
+def makes_asyncio_futures(factory: Callable[[], asyncio.Future[Any]]) -> bool:
+    """Whether ``factory`` (from :func:`future_factory`) makes ``asyncio.Future``."""
+    return factory is asyncio.Future or (
+        isinstance(factory, functools.partial) and factory.func is asyncio.Future
+    )

@@ -39,6 +39,7 @@ import contextvars
 import types
 from typing import TYPE_CHECKING, Any, Final
 
+from .._foundation._loop import makes_asyncio_futures
 from ._eager import AVAILABLE as _HOOKS
 from ._eager import CURRENT_TASKS
 
@@ -261,7 +262,7 @@ def _future_methods(
     stream: Stream,
 ) -> tuple[Callable[[asyncio.Future[Any], Any], None], Callable[[Any], bool]]:
     """``set_result`` and ``cancelled`` for the futures ``stream`` makes."""
-    if stream._create_future is asyncio.Future:  # see future_factory()
+    if makes_asyncio_futures(stream._create_future):
         return asyncio.Future.set_result, asyncio.Future.cancelled
     return _set_result, _cancelled
 
