@@ -178,6 +178,7 @@ def test_future_factory_makes_the_loops_futures(name: str) -> None:
 
         future = loop.run_until_complete(make())
         assert type(future) is asyncio.Future
+        assert future_factory(loop) is factory  # one per loop, not per stream
         assert future.get_loop() is loop
         if RUNNING_LOOP_CALLS_GETPID:
             with warnings.catch_warnings():

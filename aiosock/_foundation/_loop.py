@@ -172,9 +172,22 @@ def future_factory(
         type(loop).__module__.startswith("uvloop") and type(loop).__name__ == "Loop"
     ):
         if RUNNING_LOOP_CALLS_GETPID:
-            return functools.partial(asyncio.Future, loop=loop)
+            # One per loop, shared by its streams (a partial and its keyword
+            # dict are some 300 bytes: too much for every idle connection).
+            factory = _bound_factories.get(loop)
+            if factory is None:
+                for old in [k for k in _bound_factories if k.is_closed()]:
+                    del _bound_factories[old]
+                factory = _bound_factories[loop] = functools.partial(
+                    asyncio.Future, loop=loop
+                )
+            return factory
         return asyncio.Future
     return loop.create_future
+
+
+_FutureFactory = Callable[[], asyncio.Future[Any]]
+_bound_factories: dict[asyncio.AbstractEventLoop, _FutureFactory] = {}
 
 
 def makes_asyncio_futures(factory: Callable[[], asyncio.Future[Any]]) -> bool:
