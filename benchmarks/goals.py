@@ -1,0 +1,115 @@
+"""Check a results file against aiosock's throughput goals.
+
+``python -m benchmarks.goals RESULTS.json`` prints, per goal and workload, the
+median of the in-round ratios (the server against its reference, measured in the
+same round), the interquartile range of those ratios, the ratio of the two
+median rates, and in how many rounds the goal was reached. A run with more,
+shorter rounds of just these servers gives tighter figures on a noisy machine::
+
+    python -m benchmarks --workload tcp-1k-x50 --workload unix-1k-x50 \\
+        --server uvloop/stream --server uvloop/asyncio_streams \\
+        --rounds 21 --seconds 0.5 --warmup 0.1
+
+A goal whose servers are not in the run is left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+from typing import Any, NamedTuple
+
+
+class Goal(NamedTuple):
+    server: str
+    reference: str
+    at_least: float
+    kind: str  # "stream" or "datagram": which workloads it applies to
+
+
+GOALS: tuple[Goal, ...] = (
+    Goal("uvloop/serve_protocol", "uvloop/protocol", 0.97, "stream"),
+    Goal("uvloop/stream", "uvloop/protocol", 0.75, "stream"),
+    Goal("uvloop/stream", "uvloop/asyncio_streams", 1.4, "stream"),
+    Goal("asyncio/serve_protocol", "asyncio/protocol", 2.0, "stream"),
+    Goal("asyncio/stream", "asyncio/asyncio_streams", 2.5, "stream"),
+    Goal("uvloop/serve_datagram", "uvloop/protocol", 0.9, "datagram"),
+    Goal("uvloop/open_datagram", "uvloop/protocol", 0.6, "datagram"),
+    Goal("asyncio/serve_datagram", "asyncio/protocol", 1.5, "datagram"),
+    Goal("asyncio/open_datagram", "asyncio/protocol", 1.5, "datagram"),
+)
+
+#: The echo workloads each kind of goal is measured on.
+WORKLOADS = {
+    "stream": ("tcp-1k-x50", "tcp-64k-x10", "unix-1k-x50"),
+    "datagram": ("udp-100-x20", "unixgram-100-x20"),
+}
+
+
+def _rate(row: dict[str, Any] | None) -> float | None:
+    if not row or "error" in row or not row.get("rate"):
+        return None
+    return float(row["rate"])
+
+
+def check(workload: dict[str, Any], goal: Goal) -> dict[str, Any] | None:
+    """The goal's figures on one workload, or None without both servers."""
+    pairs = []
+    for round_ in workload.get("rounds") or []:
+        mine, ref = _rate(round_.get(goal.server)), _rate(round_.get(goal.reference))
+        if mine is not None and ref is not None:
+            pairs.append((mine, ref))
+    if not pairs:
+        return None
+    ratios = sorted(mine / ref for mine, ref in pairs)
+    n = len(ratios)
+    median = statistics.median(ratios)
+    return {
+        "median": median,
+        "q1": ratios[n // 4],
+        "q3": ratios[(3 * n) // 4],
+        "rates": statistics.median(m for m, _ in pairs)
+        / statistics.median(r for _, r in pairs),
+        "reached": sum(r >= goal.at_least for r in ratios),
+        "rounds": n,
+        "met": median >= goal.at_least,
+    }
+
+
+def table(results: dict[str, Any]) -> str:
+    """The goals as a markdown table."""
+    by_name = {w["name"]: w for w in results["workloads"]}
+    lines = [
+        "| goal | workload | median of in-round ratios (IQR) | ratio of median"
+        " rates | rounds reaching it | |",
+        "| --- | --- | ---: | ---: | ---: | --- |",
+    ]
+    for goal in GOALS:
+        for name in WORKLOADS[goal.kind]:
+            workload = by_name.get(name)
+            figures = check(workload, goal) if workload else None
+            if figures is None:
+                continue
+            lines.append(
+                f"| {goal.server} >= {goal.at_least:g}x {goal.reference} | {name} "
+                f"| {figures['median']:.2f} ({figures['q1']:.2f}-{figures['q3']:.2f}) "
+                f"| {figures['rates']:.2f} "
+                f"| {figures['reached']} of {figures['rounds']} "
+                f"| {'met' if figures['met'] else 'short'} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.goals", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("results", type=Path, help="a results file of a run")
+    args = parser.parse_args(argv)
+    print(table(json.loads(args.results.read_text())), end="")
+
+
+if __name__ == "__main__":
+    main()
