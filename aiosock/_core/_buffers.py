@@ -20,6 +20,8 @@ import asyncio
 import mmap
 from typing import Final
 
+from .._foundation._loop import per_loop
+
 __all__ = ["SHARED_BUFFER_SIZE", "shared_buffer"]
 
 #: Size of the per-loop receive buffer (the most one read can return).
@@ -34,9 +36,8 @@ def shared_buffer(loop: asyncio.AbstractEventLoop) -> memoryview:
     It is page-aligned (see the module's docstring) and lives as long as the loop
     is open; the first call after a loop closed forgets that loop's buffer.
     """
-    view = _buffers.get(loop)
-    if view is None:
-        for old in [k for k in _buffers if k.is_closed()]:
-            del _buffers[old]
-        view = _buffers[loop] = memoryview(mmap.mmap(-1, SHARED_BUFFER_SIZE))
-    return view
+    return per_loop(_buffers, loop, _new_buffer)
+
+
+def _new_buffer() -> memoryview:
+    return memoryview(mmap.mmap(-1, SHARED_BUFFER_SIZE))

@@ -174,20 +174,34 @@ def future_factory(
         if RUNNING_LOOP_CALLS_GETPID:
             # One per loop, shared by its streams (a partial and its keyword
             # dict are some 300 bytes: too much for every idle connection).
-            factory = _bound_factories.get(loop)
-            if factory is None:
-                for old in [k for k in _bound_factories if k.is_closed()]:
-                    del _bound_factories[old]
-                factory = _bound_factories[loop] = functools.partial(
-                    asyncio.Future, loop=loop
-                )
-            return factory
+            return per_loop(
+                _bound_factories,
+                loop,
+                lambda: functools.partial(asyncio.Future, loop=loop),
+            )
         return asyncio.Future
     return loop.create_future
 
 
 _FutureFactory = Callable[[], asyncio.Future[Any]]
 _bound_factories: dict[asyncio.AbstractEventLoop, _FutureFactory] = {}
+
+
+def per_loop(
+    cache: dict[asyncio.AbstractEventLoop, T],
+    loop: asyncio.AbstractEventLoop,
+    make: Callable[[], T],
+) -> T:
+    """Return ``cache``'s object for ``loop``, made by ``make()`` the first time.
+
+    Making one forgets the objects of loops that have closed since.
+    """
+    value = cache.get(loop)
+    if value is None:
+        for old in [k for k in cache if k.is_closed()]:
+            del cache[old]
+        value = cache[loop] = make()
+    return value
 
 
 def makes_asyncio_futures(factory: Callable[[], asyncio.Future[Any]]) -> bool:
