@@ -351,12 +351,10 @@ class DatagramBase(asyncio.DatagramProtocol):
             # request and its answer would pay a poll() for nothing). Read as
             # the loop would, with the waiter in place: the first datagram (or
             # error) goes to it, any more to the queue.
-            if self._backlog and self._eager < EAGER_READS:
-                self._backlog = False
-                if read_now() and waiter.done():
-                    self._eager += 1
-                    return waiter
-            self._backlog = False
+            backlog, self._backlog = self._backlog, False
+            if backlog and self._eager < EAGER_READS and read_now() and waiter.done():
+                self._eager += 1
+                return waiter
             self._eager = 0
         return waiter
 
