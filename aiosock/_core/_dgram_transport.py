@@ -326,7 +326,9 @@ class DrainingTransport(asyncio.DatagramTransport):
         if self._closing:
             raise ConnectionResetError("the transport is closing")
         parked = addr is not None and self._unix
-        if not (self._parked and addr in self._parked) if parked else not self._queue:
+        # Behind what already waits for that receiver (or in the queue).
+        waiting = addr in self._parked if parked else self._queue
+        if not waiting:
             try:
                 self._sendmsg(data, ancillary, addr)
             except (BlockingIOError, InterruptedError):
