@@ -313,7 +313,7 @@ class OpenbsdInetd:
             self.proc.stderr.close()
 
 
-def unbound_port(host: str = "127.0.0.1") -> int:
+def unbound_port(host: str = "127.0.0.1", *, exclude: tuple[int, ...] = ()) -> int:
     """A TCP and UDP port free on ``host`` now, outside the ephemeral port range.
 
     A test that binds a port later, or unbinds and rebinds it (a reload that
@@ -321,7 +321,8 @@ def unbound_port(host: str = "127.0.0.1") -> int:
     kernel hands out to ``connect()``: any client socket of the test may take
     it as its local port meanwhile, and the bind then fails with
     ``EADDRINUSE``. So the port comes from below that range, chosen at random
-    and checked free for both TCP and UDP (a bounded number of tries).
+    and checked free for both TCP and UDP (a bounded number of tries). Ports in
+    ``exclude`` (chosen earlier by the same test, not bound yet) are skipped.
     """
     low, _high = map(
         int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
@@ -329,7 +330,7 @@ def unbound_port(host: str = "127.0.0.1") -> int:
     first = 10000 if low > 11000 else 1024
     candidates = list(range(first, low))
     random.shuffle(candidates)
-    for port in candidates[:200]:
+    for port in [p for p in candidates if p not in exclude][:200]:
         try:
             with socket.socket() as tcp, socket.socket(type=socket.SOCK_DGRAM) as udp:
                 tcp.bind((host, port))

@@ -21,6 +21,7 @@ import pytest
 import aiosock
 from aiosock.inetd import Inetd, InetdConfig, parse_inetd_conf
 from aiosock.inetd._load import netdb_lookup
+from tests.inetd_helpers import unbound_port
 
 
 def config(text: str) -> InetdConfig:
@@ -75,7 +76,11 @@ async def test_start_serve_and_close() -> None:
 
 async def test_reload_with_a_new_config() -> None:
     """reload(config) adds and removes services and keeps unchanged ones."""
-    first = "127.0.0.1:0 stream tcp nowait nobody internal echo\n"
+    # echo's port comes from outside the ephemeral range: the port-0 bind of
+    # the service that replaces it could otherwise be handed that very port
+    # (it happened once: the time service answered, then reset, instead of a
+    # refusal).
+    first = f"127.0.0.1:{unbound_port()} stream tcp nowait nobody internal echo\n"
     second = first + "127.0.0.1:0 stream tcp nowait nobody internal daytime\n"
     async with Inetd(config(first)) as inetd:
         echo = endpoint_of(inetd, "echo/tcp")

@@ -51,11 +51,14 @@ def test_sighup_applies_the_difference(workdir: tuple[Path, str]) -> None:
     programs = write_programs(directory)
     py = python_for_children()
     port = unbound_port()
+    # The removed service is not on port 0 either: the port-0 echo that the
+    # reload adds could be handed its port, and would answer in its place.
+    gone = unbound_port(exclude=(port,))
     keep = f"0 stream tcp nowait {USER} python:tests.inetd_handlers:hold keep"
     lines_v1 = [
         "127.0.0.1:",
         keep,
-        f"0 stream tcp nowait {USER} /bin/cat removed",
+        f"{gone} stream tcp nowait {USER} /bin/cat",
         f"{port} stream tcp nowait {USER} {py} hold {programs['hold']}",
     ]
     config = directory / "inetd.conf"
@@ -63,7 +66,7 @@ def test_sighup_applies_the_difference(workdir: tuple[Path, str]) -> None:
     daemon = Daemon(config, loop=loop)
     try:
         kept = daemon.address("keep/tcp", "tcp://")
-        removed = daemon.address("removed/tcp", "tcp://")
+        removed = daemon.address(f"{gone}/tcp", "tcp://")
         changed = ("127.0.0.1", port)
         # Connections in flight: an in-process handler, and two children.
         to_kept = _connect(kept)
@@ -88,7 +91,7 @@ def test_sighup_applies_the_difference(workdir: tuple[Path, str]) -> None:
         assert _echoes(to_kept, b"still here")
         assert tcp_exchange(kept, b"") == b"held\n"
         # Removed: no longer listening, but its child keeps serving.
-        assert any("stopped listening for removed/tcp" in line for line in after)
+        assert any(f"stopped listening for {gone}/tcp" in line for line in after)
         with pytest.raises(ConnectionRefusedError):
             tcp_exchange(removed, b"x")
         assert _echoes(to_removed, b"child of a removed service")
