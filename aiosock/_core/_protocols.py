@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from .._foundation._concepts import Style
 from .._foundation._endpoints import Endpoint, EndpointLike, as_endpoint
 from .._foundation._loop import current_loop_name
-from ._buffers import shared_buffer
+from ._buffers import shared_buffer, shared_mapping
 from ._connect import DEFAULT_HAPPY_EYEBALLS_DELAY, open_connected_socket
 from ._listeners import DEFAULT_SOCKET_MODE, Listener, adopt_listener, bind_listeners
 from ._server import Server, check_max_connections
@@ -48,7 +48,7 @@ class BufferedAdapter(asyncio.BufferedProtocol):
     the shared buffer once and given to its ``data_received``.
     """
 
-    __slots__ = ("_data_received", "_on_lost", "_view", "protocol")
+    __slots__ = ("_data_received", "_mapping", "_on_lost", "_view", "protocol")
 
     def __init__(
         self,
@@ -58,6 +58,7 @@ class BufferedAdapter(asyncio.BufferedProtocol):
     ) -> None:
         self.protocol = protocol
         self._view = shared_buffer(loop)
+        self._mapping = shared_mapping(loop)
         self._data_received = protocol.data_received
         self._on_lost = on_lost
 
@@ -71,7 +72,7 @@ class BufferedAdapter(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         """Copy the bytes read out of the buffer and deliver them."""
-        self._data_received(bytes(self._view[:nbytes]))
+        self._data_received(self._mapping[:nbytes])
 
     def eof_received(self) -> bool | None:
         """Pass end of stream on."""

@@ -26,7 +26,7 @@ import struct
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
-from .._core._buffers import shared_buffer
+from .._core._buffers import shared_buffer, shared_mapping
 from .._foundation._addresses import ConcreteAddress, from_sockaddr
 from .._foundation._errors import (
     BrokenResourceError,
@@ -789,13 +789,14 @@ class Stream(asyncio.Protocol):
 class _BufferedStream(Stream, asyncio.BufferedProtocol):
     """The default loop's flavour: reads into one buffer shared per loop."""
 
-    __slots__ = ("_view",)
+    __slots__ = ("_mapping", "_view")
 
     def __init__(
         self, loop: asyncio.AbstractEventLoop | None = None, *, half_close: bool = True
     ) -> None:
         super().__init__(loop, half_close=half_close)
         self._view = shared_buffer(self._loop)
+        self._mapping = shared_mapping(self._loop)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         """Lend the loop's shared receive buffer."""
@@ -803,7 +804,7 @@ class _BufferedStream(Stream, asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         """Copy what was read out of the shared buffer and deliver it."""
-        self.data_received(bytes(self._view[:nbytes]))
+        self.data_received(self._mapping[:nbytes])
 
 
 def stream_class(loop: asyncio.AbstractEventLoop) -> type[Stream]:

@@ -30,7 +30,7 @@ import socket
 import struct
 from typing import TYPE_CHECKING, Final
 
-from .._core._buffers import shared_buffer
+from .._core._buffers import shared_buffer, shared_mapping
 from .._foundation._errors import BrokenResourceError, ClosedResourceError
 
 if TYPE_CHECKING:
@@ -99,6 +99,7 @@ class UrgentTap(asyncio.BufferedProtocol):
         self._sock = sock
         self._loop = stream._loop
         self._view = shared_buffer(self._loop)
+        self._mapping = shared_mapping(self._loop)
         self._urgent_next = False
         self._received: collections.deque[bytes] = collections.deque(maxlen=64)
         self._waiter: asyncio.Future[bytes] | None = None
@@ -115,7 +116,7 @@ class UrgentTap(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         """Take out the urgent byte, if the read started with it; pass the rest on."""
-        data = bytes(self._view[:nbytes])
+        data = self._mapping[:nbytes]
         if self._urgent_next and data:
             self._urgent_next = False
             self._deliver(data[:1])
