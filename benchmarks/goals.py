@@ -10,13 +10,17 @@ shorter rounds of just these servers gives tighter figures on a noisy machine::
         --server uvloop/stream --server uvloop/asyncio_streams \\
         --rounds 21 --seconds 0.5 --warmup 0.1
 
-A goal whose servers are not in the run is left out.
+A goal whose servers are not in the run is left out. ``--publish`` copies the
+results file to ``docs/benchmarks/goals.json`` and regenerates
+``docs/benchmarks.rst``, whose goals section then shows this run's figures beside
+those of the published full run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -78,28 +82,56 @@ def check(workload: dict[str, Any], goal: Goal) -> dict[str, Any] | None:
     }
 
 
+def rows(results: dict[str, Any]) -> list[tuple[Goal, str, dict[str, Any]]]:
+    """Each goal's figures on each of its workloads that the run has."""
+    by_name = {w["name"]: w for w in results["workloads"]}
+    out = []
+    for goal in GOALS:
+        for name in WORKLOADS[goal.kind]:
+            workload = by_name.get(name)
+            figures = check(workload, goal) if workload else None
+            if figures is not None:
+                out.append((goal, name, figures))
+    return out
+
+
+def describe(goal: Goal) -> str:
+    """``server >= Nx reference``."""
+    return f"{goal.server} >= {goal.at_least:g}x {goal.reference}"
+
+
+def median_with_iqr(figures: dict[str, Any]) -> str:
+    """``0.97 (0.89-1.07)``: the median in-round ratio and its quartiles."""
+    return f"{figures['median']:.2f} ({figures['q1']:.2f}-{figures['q3']:.2f})"
+
+
 def table(results: dict[str, Any]) -> str:
     """The goals as a markdown table."""
-    by_name = {w["name"]: w for w in results["workloads"]}
     lines = [
         "| goal | workload | median of in-round ratios (IQR) | ratio of median"
         " rates | rounds reaching it | |",
         "| --- | --- | ---: | ---: | ---: | --- |",
     ]
-    for goal in GOALS:
-        for name in WORKLOADS[goal.kind]:
-            workload = by_name.get(name)
-            figures = check(workload, goal) if workload else None
-            if figures is None:
-                continue
-            lines.append(
-                f"| {goal.server} >= {goal.at_least:g}x {goal.reference} | {name} "
-                f"| {figures['median']:.2f} ({figures['q1']:.2f}-{figures['q3']:.2f}) "
-                f"| {figures['rates']:.2f} "
-                f"| {figures['reached']} of {figures['rounds']} "
-                f"| {'met' if figures['met'] else 'short'} |"
-            )
+    for goal, name, figures in rows(results):
+        lines.append(
+            f"| {describe(goal)} | {name} | {median_with_iqr(figures)} "
+            f"| {figures['rates']:.2f} "
+            f"| {figures['reached']} of {figures['rounds']} "
+            f"| {'met' if figures['met'] else 'short'} |"
+        )
     return "\n".join(lines) + "\n"
+
+
+def publish(results_path: Path, docs: Path | None = None) -> Path:
+    """Copy a run to docs/benchmarks/goals.json and regenerate the page."""
+    from benchmarks import report
+
+    docs = docs or report.DOCS
+    results = json.loads(results_path.read_text())
+    if not rows(results):
+        raise SystemExit(f"{results_path}: no goal's servers are in this run")
+    shutil.copyfile(results_path, docs / "benchmarks" / "goals.json")
+    return report.write_page(docs)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -107,8 +139,15 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m benchmarks.goals", description=__doc__.splitlines()[0]
     )
     parser.add_argument("results", type=Path, help="a results file of a run")
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="also show this run's figures in docs/benchmarks.rst",
+    )
     args = parser.parse_args(argv)
     print(table(json.loads(args.results.read_text())), end="")
+    if args.publish:
+        print(f"published to {publish(args.results)}")
 
 
 if __name__ == "__main__":

@@ -487,9 +487,17 @@ def publish(results_path: Path, docs: Path = DOCS) -> None:
     (assets / "report.md").write_text(markdown(results))
     images = charts.draw_all(results, assets)
     (docs / "benchmarks.rst").write_text(
-        rst.page(results, images, published_instructions(assets))
+        rst.page(
+            results, images, published_instructions(assets), published_goals(assets)
+        )
     )
     print(f"published {results_path} to {docs / 'benchmarks.rst'} and {assets}/")
+
+
+def published_goals(assets: Path) -> dict[str, Any] | None:
+    """The focused run published for the goals (``benchmarks.goals --publish``)."""
+    path = assets / "goals.json"
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def published_instructions(assets: Path) -> dict[str, Any] | None:
@@ -503,7 +511,7 @@ def write_page(docs: Path = DOCS) -> Path:
 
     No run is copied and no chart is drawn: the page is written from the
     published ``results.json``, the charts found beside it and, when there is
-    one, the published ``instructions.json``.
+    one, the published ``instructions.json`` and ``goals.json``.
     """
     from benchmarks import rst
 
@@ -512,7 +520,11 @@ def write_page(docs: Path = DOCS) -> Path:
     names = ["overview"] + [w["name"] for w in results["workloads"]]
     images = {n: f"{n}.png" for n in names if (assets / f"{n}.png").exists()}
     page = docs / "benchmarks.rst"
-    page.write_text(rst.page(results, images, published_instructions(assets)))
+    page.write_text(
+        rst.page(
+            results, images, published_instructions(assets), published_goals(assets)
+        )
+    )
     return page
 
 
