@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from .._foundation._endpoints import Endpoint
     from .._foundation._optionsview import OptionsView
 
-__all__ = ["DEFAULT_MAX_SIZE", "QUEUE_LIMIT", "DatagramBase"]
+__all__ = ["ADDRESS_CACHE_LIMIT", "DEFAULT_MAX_SIZE", "QUEUE_LIMIT", "DatagramBase"]
 
 #: The default ``max_size``: room for the largest UDP datagram.
 DEFAULT_MAX_SIZE: Final = 65536
@@ -50,7 +50,7 @@ QUEUE_LIMIT: Final = 1024
 #: waiting for the loop (then one waits, and other tasks get their turn).
 EAGER_READS: Final = 4
 #: Sender addresses remembered as typed addresses (the cache is then reset).
-_ADDRESS_CACHE_LIMIT: Final = 4096
+ADDRESS_CACHE_LIMIT: Final = 4096
 
 
 #: No datagram received yet (``_last_address``).
@@ -300,7 +300,7 @@ class DatagramBase(asyncio.DatagramProtocol):
                 return self._remote  # type: ignore[return-value]  # a loop omits it
             return from_sockaddr(self._family, addr)
         addresses = self._addresses
-        if len(addresses) >= _ADDRESS_CACHE_LIMIT:
+        if len(addresses) >= ADDRESS_CACHE_LIMIT:
             addresses.clear()
         address = addresses[addr] = from_sockaddr(self._family, addr)
         return address

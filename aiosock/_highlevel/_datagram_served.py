@@ -24,8 +24,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._core._dgram import send_error
 from .._core._dgram_transport import READ_BATCH, too_large
+from .._core._mmsg import BATCH, SLOT, batch_receiver, decode_sockaddr
 from .._foundation._errors import BusyResourceError
 from ._datagram import DatagramSocket
+from ._datagram_base import ADDRESS_CACHE_LIMIT
 from ._eager import enter_task as _enter_task
 from ._eager import leave_task as _leave_task
 
@@ -44,6 +46,9 @@ logger = logging.getLogger("aiosock.server")
 #: What ``next`` returns when a handler's awaitable ends.
 _RETURNED: Any = object()
 _MSG_TRUNC: Final = int(getattr(socket, "MSG_TRUNC", 0))
+#: Datagrams a recvmmsg() call must bring for the next to be worth it (below,
+#: recvfrom is cheaper: a call costs about as much as three).
+_WORTH_A_BATCH: Final = 3
 #: Bytes of answers kept for one Unix-domain client whose queue is full.
 PARKED_PER_CLIENT: Final = 256 * 1024
 
@@ -71,11 +76,13 @@ class ServedSocket(DatagramSocket):
 
     __slots__ = (
         "_base_context",
+        "_batches",
         "_batching",
         "_entered",
         "_fast_idle",
         "_handler",
         "_parked_sends",
+        "_raw_addresses",
         "_server",
         "_sock_recvfrom",
         "_sock_sendto",
@@ -97,6 +104,12 @@ class ServedSocket(DatagramSocket):
         self._entered: asyncio.Task[None] | None = None
         self._sock_sendto = self._sock.sendto
         self._sock_recvfrom = self._sock.recvfrom
+        #: The loop's recvmmsg() reader (``_mmsg``), or ``None``.
+        self._batches = (
+            batch_receiver(self._loop, self._family) if self._max_size <= SLOT else None
+        )
+        #: Senders' raw sockaddr keys (``_mmsg``) -> (typed address, sockaddr).
+        self._raw_addresses: dict[Any, tuple[ConcreteAddress, Any]] = {}
         self._waiting_sends: Sized = (0,)  # the transport's queue, once known
         self._parked_sends: Sized = ()  # its datagrams for full receivers
 
@@ -206,9 +219,23 @@ class ServedSocket(DatagramSocket):
         handler = self._handler
         base_context = self._base_context
         server = self._server
-        for count in range(READ_BATCH):
+        batches = self._batches
+        count = 0
+        while count < READ_BATCH:
             if count and (not transport.reading or (count == 1 and not more(0))):
                 return
+            if count == 2 and batches is not None:
+                # A third datagram may be queued: take the rest many per
+                # system call (not from the second: a call costs about as much
+                # as three recvfrom). After a short batch, datagrams that come
+                # meanwhile trickle in: recvfrom takes those.
+                rest = self._read_batches(transport, READ_BATCH - 2)
+                if not rest:
+                    return
+                count = READ_BATCH - rest
+                batches = None
+                continue
+            count += 1
             try:
                 data, addr = recv(limit, _MSG_TRUNC)
             except (BlockingIOError, InterruptedError):
@@ -242,6 +269,82 @@ class ServedSocket(DatagramSocket):
                 continue
             if yielded is not _RETURNED:
                 server._hand_over(worker, steps, context, yielded, address)
+
+    def _read_batches(self, transport: Any, budget: int) -> int:
+        """Read and handle up to ``budget`` datagrams with ``recvmmsg`` (``_mmsg``).
+
+        The same steps as :meth:`_read`'s, per datagram, with the sender known
+        by its raw sockaddr key. Returns what is left of ``budget`` if a batch
+        brought few and more datagrams came since (recvfrom is then cheaper),
+        else 0 (done).
+        """
+        batches = self._batches
+        assert batches is not None
+        fd = self._sock.fileno()
+        limit = self._max_size
+        raw_addresses = self._raw_addresses
+        handler = self._handler
+        base_context = self._base_context
+        server = self._server
+        while budget > 0 and transport.reading:
+            want = min(budget, BATCH)
+            try:
+                received, sizes, keys = batches.receive(fd, want)
+            except OSError as exc:
+                self.error_received(exc)  # an ICMP error (connected UDP)
+                budget -= 1
+                continue
+            budget -= len(received)
+            # Everything is copied out: handlers may read other sockets. The
+            # loop's body is _read's, written out again on purpose: a call per
+            # datagram would cost more than the handler's own step.
+            for data, size, key in zip(received, sizes, keys):  # noqa: B905
+                known = raw_addresses.get(key)
+                idle = self._fast_idle
+                if known is None or size > limit or not idle:
+                    self._received_raw(data, size, key)
+                    continue
+                address, addr = known
+                worker = idle[-1]
+                if self._entered is not worker.task:
+                    self._received(data, addr)
+                    continue
+                self._last_address = address
+                self._last_sockaddr = addr
+                context = base_context.copy()
+                try:
+                    steps = handler(data, address, self).__await__()
+                except Exception as exc:
+                    server._failed(exc, address)
+                    continue
+                try:
+                    yielded = context.run(next, steps, _RETURNED)
+                except BaseException as exc:
+                    server._failed(exc, address)
+                    continue
+                if yielded is not _RETURNED:
+                    server._hand_over(worker, steps, context, yielded, address)
+            if len(received) < want:
+                # The queue ran dry: done, unless more came meanwhile. If
+                # this batch was small, they trickle in: recvfrom takes them.
+                if not (budget > 0 and transport.reading and transport.more(0)):
+                    return 0
+                if len(received) < _WORTH_A_BATCH:
+                    return budget
+        return 0
+
+    def _received_raw(self, data: bytes, size: int, key: Any) -> None:
+        if size > self._max_size:
+            self.error_received(too_large(size, self._max_size))
+            return
+        addr = decode_sockaddr(self._family, key)
+        if addr is not None:
+            raw_addresses = self._raw_addresses
+            if key not in raw_addresses:
+                if len(raw_addresses) >= ADDRESS_CACHE_LIMIT:
+                    raw_addresses.clear()
+                raw_addresses[key] = (self._address_of(addr), addr)
+        self.datagram_received(data, addr)
 
     def _received(self, data: bytes, addr: Any) -> None:
         if len(data) > self._max_size:
