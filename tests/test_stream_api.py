@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import uvloop
 
 import aiosock
 from aiosock import Inet6Address, InetAddress, LocalAddress, Namespace
@@ -186,6 +187,32 @@ async def test_receive_max_bytes_keeps_the_rest(
         # The rest was buffered whole: split again from the buffer.
         assert await b.receive(3) == b"def"
         assert await b.receive(100) == b"ghij"
+
+
+async def test_default_loop_reads_64_kib_at_most(
+    tcp_pair: tuple[aiosock.Stream, aiosock.Stream],
+) -> None:
+    """On the default loop no read takes more than 64 KiB; every byte arrives.
+
+    send() writes at once, so most of 1 MiB waits in the kernel before the
+    reader looks: a transport reading 256 KiB at a time would hand over larger
+    chunks.
+    """
+    client, served = tcp_pair
+    payload = bytes(range(256)) * 4096
+    sending = client.send(payload)
+    received = bytearray()
+    largest = 0
+    async with asyncio.timeout(10):
+        while len(received) < len(payload):
+            chunk = await served.receive(len(payload))
+            assert chunk
+            largest = max(largest, len(chunk))
+            received += chunk
+        await sending
+    assert received == payload
+    if not isinstance(asyncio.get_running_loop(), uvloop.Loop):
+        assert largest <= 65536
 
 
 async def test_receive_rejects_nonpositive_max_bytes(
