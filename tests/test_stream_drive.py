@@ -57,6 +57,18 @@ class Seen:
         self.parked.set()
 
 
+#: How a handler waits on its stream: receive() (a future the stream completes)
+#: or async iteration (a served stream's generator, parked without a future).
+STYLES = ["receive", "iterate"]
+
+
+async def next_chunk(stream: aiosock.Stream, style: str) -> bytes:
+    """Wait for the next chunk as a ``receive`` or an ``async for`` would."""
+    if style == "receive":
+        return await stream.receive()
+    return await anext(stream)
+
+
 async def test_handler_runs_inside_its_task_with_one_context() -> None:
     """Inline steps see the connection's task as current, and keep its context."""
     seen = Seen()
@@ -116,14 +128,17 @@ async def test_the_echo_really_is_driven_inline() -> None:
     assert steps == [True] * 20
 
 
-async def test_cancelled_while_parked_gets_cancelled_error_at_receive() -> None:
+@pytest.mark.parametrize("style", STYLES)
+async def test_cancelled_while_parked_gets_cancelled_error_at_receive(
+    style: str,
+) -> None:
     """Closing the server cancels a parked handler at its receive."""
     seen = Seen()
 
     async def handler(stream: aiosock.Stream) -> None:
         try:
             seen.park(stream)
-            await stream.receive()
+            await next_chunk(stream, style)
         except asyncio.CancelledError:
             seen.items.append("cancelled")
             raise
@@ -142,8 +157,9 @@ async def test_cancelled_while_parked_gets_cancelled_error_at_receive() -> None:
             await asyncio.wait_for(client.receive(), 5)
 
 
+@pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("where", ["loop callback", "task"])
-async def test_data_arriving_after_a_cancel_is_kept(where: str) -> None:
+async def test_data_arriving_after_a_cancel_is_kept(where: str, style: str) -> None:
     """Bytes that come after the task was cancelled, before it woke, stay buffered.
 
     From a loop callback (as the transport delivers) the receive is cancelled
@@ -154,9 +170,9 @@ async def test_data_arriving_after_a_cancel_is_kept(where: str) -> None:
     async def handler(stream: aiosock.Stream) -> None:
         try:
             seen.park(stream)
-            await stream.receive()
+            await next_chunk(stream, style)
         except asyncio.CancelledError:
-            seen.items.append(await stream.receive())
+            seen.items.append(await next_chunk(stream, style))
         seen.done.set()
 
     async with served(handler):
@@ -177,13 +193,16 @@ async def test_data_arriving_after_a_cancel_is_kept(where: str) -> None:
     assert seen.items == [b"kept"]
 
 
-async def test_data_arriving_while_another_task_is_current_wakes_the_task() -> None:
+@pytest.mark.parametrize("style", STYLES)
+async def test_data_arriving_while_another_task_is_current_wakes_the_task(
+    style: str,
+) -> None:
     """No inline step while another task runs: the handler's task is woken."""
     seen = Seen()
 
     async def handler(stream: aiosock.Stream) -> None:
         seen.park(stream)
-        data = await stream.receive()
+        data = await next_chunk(stream, style)
         seen.items.append((data, asyncio.current_task() is seen.task))
         seen.done.set()
 
@@ -196,17 +215,18 @@ async def test_data_arriving_while_another_task_is_current_wakes_the_task() -> N
     assert seen.items == [(b"from a task", True)]
 
 
-async def test_handler_cancelling_itself_inline() -> None:
+@pytest.mark.parametrize("style", STYLES)
+async def test_handler_cancelling_itself_inline(style: str) -> None:
     """A handler that cancels its own task gets CancelledError at its next wait."""
     seen = Seen()
 
     async def handler(stream: aiosock.Stream) -> None:
         seen.task = asyncio.current_task()
         assert seen.task is not None
-        await stream.receive()
+        await next_chunk(stream, style)
         seen.task.cancel()
         try:
-            await stream.receive()
+            await next_chunk(stream, style)
         except asyncio.CancelledError:
             seen.items.append("cancelled")
             raise
@@ -288,24 +308,30 @@ async def test_handler_raising_inline_is_logged_and_others_go_on(
     assert "handler failure" in str(failures[0].exc_info[1])
 
 
+@pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("how", ["wait_for", "gather", "child task", "timeout"])
-async def test_receives_not_awaited_directly_take_the_plain_path(how: str) -> None:
+async def test_receives_not_awaited_directly_take_the_plain_path(
+    how: str, style: str
+) -> None:
     """receive() under wait_for, gather, another task, or a timeout still works."""
+
+    def wait(stream: aiosock.Stream) -> Awaitable[bytes]:
+        return stream.receive() if style == "receive" else anext(stream, b"")
 
     async def receive(stream: aiosock.Stream) -> bytes:
         if how == "wait_for":
-            return await asyncio.wait_for(stream.receive(), 5)
+            return await asyncio.wait_for(wait(stream), 5)
         if how == "gather":
-            (data,) = await asyncio.gather(stream.receive())
+            (data,) = await asyncio.gather(wait(stream))
             return data
         if how == "child task":
 
             async def in_a_child() -> bytes:
-                return await stream.receive()
+                return await wait(stream)
 
             return await asyncio.create_task(in_a_child())
         async with asyncio.timeout(5):
-            return await stream.receive()
+            return await wait(stream)
 
     async def handler(stream: aiosock.Stream) -> None:
         while data := await receive(stream):
@@ -317,7 +343,8 @@ async def test_receives_not_awaited_directly_take_the_plain_path(how: str) -> No
             assert await asyncio.wait_for(client.receive(), 5) == b"%d" % i
 
 
-async def test_timeout_while_parked_then_more_data() -> None:
+@pytest.mark.parametrize("style", STYLES)
+async def test_timeout_while_parked_then_more_data(style: str) -> None:
     """asyncio.timeout around a parked receive fires; the stream goes on after."""
     seen = Seen()
 
@@ -326,11 +353,11 @@ async def test_timeout_while_parked_then_more_data() -> None:
         assert task is not None
         try:
             async with asyncio.timeout(0.05):
-                await stream.receive()
+                await next_chunk(stream, style)
         except TimeoutError:
             seen.items.append(("timed out", task.cancelling()))
         seen.park(stream)
-        data = await stream.receive()
+        data = await next_chunk(stream, style)
         await stream.send(data)
 
     async with served(handler) as client:
@@ -424,19 +451,76 @@ async def test_closing_the_driver_closes_the_handler() -> None:
     await right.aclose()
 
 
-async def test_a_second_receiver_is_still_refused() -> None:
+@pytest.mark.parametrize("style", STYLES)
+async def test_a_second_receiver_is_still_refused(style: str) -> None:
     """Direct drive keeps the one-receiver rule."""
     seen = Seen()
 
     async def handler(stream: aiosock.Stream) -> None:
         seen.park(stream)
-        await stream.receive()
+        await next_chunk(stream, style)
 
     async with served(handler):
         await asyncio.wait_for(seen.parked.wait(), 5)
         assert seen.stream is not None
         with pytest.raises(aiosock.BusyResourceError):
             seen.stream.receive()
+        with pytest.raises(aiosock.BusyResourceError):
+            await anext(seen.stream)
+
+
+async def test_iteration_parks_without_a_future() -> None:
+    """A driven handler's async for waits on PARKED, and is resumed with the data."""
+    seen = Seen()
+
+    async def handler(stream: aiosock.Stream) -> None:
+        seen.park(stream)
+        async for chunk in stream:
+            seen.items.append(chunk)
+            seen.park(stream)
+            await stream.send(chunk)
+
+    async with served(handler) as client:
+        await asyncio.wait_for(seen.parked.wait(), 5)
+        assert seen.stream is not None
+        for i in range(3):
+            await client.send(b"%d" % i)
+            assert await asyncio.wait_for(client.receive(), 5) == b"%d" % i
+            assert seen.stream._waiter is _drive.PARKED  # waiting again, no future
+    assert seen.items == [b"0", b"1", b"2"]
+
+
+@pytest.mark.parametrize("end", ["eof", "reset", "aclose"])
+async def test_the_end_reaches_a_handler_parked_in_iteration(end: str) -> None:
+    """End of stream stops the iteration; a reset or aclose() raises there."""
+    seen = Seen()
+
+    async def handler(stream: aiosock.Stream) -> None:
+        try:
+            seen.park(stream)
+            async for chunk in stream:
+                seen.items.append(chunk)
+            seen.items.append("stopped")
+        except aiosock.BrokenResourceError:
+            seen.items.append("broken")
+        except aiosock.ClosedResourceError:
+            seen.items.append("closed")
+        finally:
+            seen.done.set()
+
+    async with served(handler) as client:
+        await asyncio.wait_for(seen.parked.wait(), 5)
+        assert seen.stream is not None
+        assert seen.stream._waiter is _drive.PARKED
+        if end == "eof":
+            await client.send_eof()
+        elif end == "reset":
+            client.abort()
+        else:
+            await seen.stream.aclose()
+        await asyncio.wait_for(seen.done.wait(), 5)
+    expected = {"eof": "stopped", "reset": "broken", "aclose": "closed"}[end]
+    assert seen.items == [expected]
 
 
 # Not a subclass of asyncio.Future (the C class): the driver must not call

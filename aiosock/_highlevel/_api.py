@@ -194,7 +194,11 @@ async def serve(
             mode=mode,
         )
     loop = asyncio.get_running_loop()
-    cls = stream_class(loop) if idle_timeout is None else watched_stream_class(loop)
+    cls = (
+        stream_class(loop, served=DRIVE_AVAILABLE)
+        if idle_timeout is None
+        else watched_stream_class(loop, served=DRIVE_AVAILABLE)
+    )
     half_close = ssl is None
 
     async def run_connection(conn: socket.socket) -> None:

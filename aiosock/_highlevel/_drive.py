@@ -27,6 +27,11 @@ The traps, each handled below and tested in ``tests/test_stream_drive.py``:
 - one :class:`~contextvars.Context` per connection, for inline and task steps;
 - closing the driver closes the handler coroutine (never throws into it).
 
+A served stream's async iteration parks without a future: it yields
+:data:`PARKED` and is resumed with the data (``send(data)``) or an exception
+thrown in; the driver passes those on with :meth:`Driver.deliver` when the
+task has to resume it (``_stream._served_anext``).
+
 It relies on asyncio's private ``_enter_task``/``_leave_task`` and the map of
 current tasks they keep (``_eager.CURRENT_TASKS``); where they are missing,
 handlers run as plain coroutines.
@@ -52,7 +57,7 @@ if TYPE_CHECKING:
 
     from ._stream import Stream
 
-__all__ = ["AVAILABLE", "Driver"]
+__all__ = ["AVAILABLE", "PARKED", "SEND", "THROW", "Driver"]
 
 # What the parked future carries back to the task (kind, payload).
 _SEND: Final = 0  # resume the coroutine with payload (it sits at a done future)
@@ -63,6 +68,37 @@ _RAISE: Final = 4  # the coroutine raised payload
 _RESUME_AT: Final = 5  # resume the coroutine; it sits at payload, a done future
 
 _RESUME: Final = (_SEND, None)
+#: Message kinds for :meth:`Driver.deliver`.
+SEND: Final = _SEND
+THROW: Final = _THROW
+
+
+class _Parked:
+    """What a served stream's ``_waiter`` holds while its handler waits in a generator.
+
+    A served stream's async iteration (``_stream._served_anext``) is a
+    generator: when its handler is driven, it yields :data:`PARKED` instead
+    of a future, and is resumed with the data itself (``send(data)``), or an
+    exception thrown in. To the stream's other code it looks like a receive
+    future that is not done.
+    """
+
+    __slots__ = ()
+
+    def done(self) -> bool:
+        """Never done: a receive waits."""
+        return False
+
+    def cancelled(self) -> bool:
+        """Never cancelled (a cancellation is thrown into the generator)."""
+        return False
+
+    def __repr__(self) -> str:
+        return "<parked receive>"
+
+
+#: See :class:`_Parked`.
+PARKED: Final[Any] = _Parked()
 
 
 class Driver:
@@ -134,6 +170,14 @@ class Driver:
         """Let the task resume the coroutine (:attr:`pending` is done)."""
         waiter, self.pending = self.pending, None
         self._hand_back((_RESUME_AT, waiter))
+
+    def deliver(self, message: tuple[int, Any]) -> None:
+        """Let the task resume the coroutine parked at :data:`PARKED`.
+
+        ``message`` is ``(SEND, data)`` or ``(THROW, exception)``.
+        """
+        self.pending = None
+        self._hand_back(message)
 
     def ended(self, exc: BaseException) -> None:
         """The coroutine returned (``StopIteration``) or raised ``exc`` inline."""
@@ -234,10 +278,19 @@ class Driver:
         pending, self.pending = self.pending, None
         outcome, self._outcome = self._outcome, None
         if outcome is None:
-            if pending is not None:
+            # (PARKED: the exception thrown in reaches the generator itself.)
+            if pending is not None and pending is not PARKED:
                 pending.cancel()
             return (_THROW, exc)
         kind, payload = outcome
+        if kind == _SEND:
+            # Data for a receive parked at PARKED, not taken: it goes back to
+            # the stream, and the exception goes in instead.
+            if payload:
+                self._stream._unread(payload)
+            return (_THROW, exc)
+        if kind == _THROW:
+            return (_THROW, exc)  # the stream's end reported; it stays ended
         if kind == _YIELD:
             if isinstance(payload, asyncio.Future):
                 payload.cancel()

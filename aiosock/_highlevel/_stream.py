@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import socket
 import struct
+import types
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
@@ -36,10 +37,11 @@ from .._foundation._errors import (
 )
 from .._foundation._loop import current_loop_name, future_factory
 from .._foundation._optionsview import OptionsView
+from ._drive import PARKED, SEND, THROW
 from ._eager import CURRENT_TASKS
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Iterable
+    from collections.abc import Awaitable, Generator, Iterable
 
     from .._foundation._credentials import Credentials
     from ._drive import Driver
@@ -175,18 +177,29 @@ class Stream(asyncio.Protocol):
                 # a method look-up that Python 3.11 cannot cache for a slot.)
                 cancelled, set_result = driver.park_cancelled, driver.set_result
                 if cancelled(driver.park):
-                    waiter.cancel()  # as the task's cancellation would have
+                    if waiter is not PARKED:
+                        waiter.cancel()  # as the task's cancellation would have
                     self._unread(data)
                     return
-                set_result(waiter, data)
+                # A served stream's iteration waits in a generator (PARKED),
+                # resumed with the data itself; a receive() on a future.
+                if waiter is PARKED:
+                    value: bytes | None = data
+                else:
+                    set_result(waiter, data)
+                    value = None
                 task, loop = driver.task, self._loop
                 # enter_task() and leave_task() as the store and the delete
                 # they are (_eager.CURRENT_TASKS): half the cost of the calls.
                 if _CURRENT_TASKS.setdefault(loop, task) is not task:
-                    driver.wake()  # another task is current: the task resumes it
+                    # Another task is current: the task resumes the handler.
+                    if waiter is PARKED:
+                        driver.deliver((SEND, data))
+                    else:
+                        driver.wake()
                     return
                 try:
-                    yielded = driver.context.run(driver.send, None)
+                    yielded = driver.context.run(driver.send, value)
                 except BaseException as exc:
                     driver.ended(exc)
                     return
@@ -272,6 +285,16 @@ class Stream(asyncio.Protocol):
         if waiter.done():
             return
         driver = self._driver
+        if waiter is PARKED:
+            # A driven handler waits in _served_anext: the task resumes it
+            # with the end (the task's cancellation, if any, reaches it).
+            if (
+                driver is not None
+                and driver.pending is PARKED
+                and not driver.cancelled()
+            ):
+                driver.deliver(self._end_message())
+            return
         if driver is not None and driver.pending is waiter:
             if driver.cancelled():
                 waiter.cancel()  # as the task's cancellation would have
@@ -295,6 +318,16 @@ class Stream(asyncio.Protocol):
             _silence(waiter)
         else:
             waiter.set_result(b"")
+
+    def _end_message(self) -> tuple[int, Any]:
+        """:meth:`_complete_at_end` as a message for :meth:`Driver.deliver`."""
+        if self._error is not None:
+            return (THROW, self._broken())
+        if self._closing:
+            return (THROW, ClosedResourceError("the stream was closed"))
+        if self._mode == _ITERATE:
+            return (THROW, StopAsyncIteration())
+        return (SEND, b"")
 
     def _broken(self) -> BrokenResourceError:
         error = self._error
@@ -810,9 +843,64 @@ class _SizedReadStream(Stream):
             transport.max_size = READ_SIZE  # type: ignore[attr-defined]
 
 
-def stream_class(loop: asyncio.AbstractEventLoop) -> type[Stream]:
-    """Return the fastest ``Stream`` flavour for ``loop``."""
-    return Stream if current_loop_name(loop) == "uvloop" else _SizedReadStream
+@types.coroutine
+def _served_anext(self: Stream) -> Generator[Any, Any, bytes]:
+    """``__anext__`` of a served stream: no future while its handler is driven.
+
+    When the handler's task is current and runs the driver (``_drive.py``),
+    the common case (nothing buffered, nothing wrong) parks here: ``_waiter``
+    becomes :data:`~aiosock._highlevel._drive.PARKED`, which is yielded to the
+    driver, and the generator is resumed with the data itself. A receive
+    future and its completion cost about 1,000 instructions more per message
+    (callgrind). Anywhere else (another task, ``gather``), and in every other
+    case, it is :meth:`Stream.__anext__`.
+    """
+    if not (self._closing or self._eof or self._waiter):
+        if self._chunks:
+            return self._pop(DEFAULT_MAX_BYTES)
+        driver = self._driver
+        if driver is not None and _CURRENT_TASKS.get(self._loop) is driver.task:
+            self._waiter = PARKED
+            self._mode = _ITERATE
+            self._max_bytes = DEFAULT_MAX_BYTES
+            try:
+                return (yield PARKED)  # type: ignore[no-any-return]
+            except BaseException:
+                # Cancelled, closed, or the end of the stream thrown in.
+                if self._waiter is PARKED:
+                    self._waiter = None
+                raise
+    return (yield from Stream.__anext__(self).__await__())
+
+
+def _served(base: type[Stream]) -> type[Stream]:
+    """Return the flavour of ``base`` that ``serve`` makes for driven handlers."""
+
+    class Served(base):  # type: ignore[valid-type,misc]
+        __slots__ = ()
+        __anext__ = _served_anext
+
+    Served.__name__ = Served.__qualname__ = f"Served{base.__name__.lstrip('_')}"
+    return Served
+
+
+_SERVED: dict[type[Stream], type[Stream]] = {}
+
+
+def stream_class(
+    loop: asyncio.AbstractEventLoop, *, served: bool = False
+) -> type[Stream]:
+    """Return the fastest ``Stream`` flavour for ``loop``.
+
+    ``served``: for a handler that ``serve`` drives (``_drive.py``).
+    """
+    base = Stream if current_loop_name(loop) == "uvloop" else _SizedReadStream
+    if not served:
+        return base
+    cls = _SERVED.get(base)
+    if cls is None:
+        cls = _SERVED[base] = _served(base)
+    return cls
 
 
 #: Quiet checks in a row that make a connection idle: it is closed between
@@ -888,14 +976,16 @@ def _watched(base: type[Stream]) -> type[Stream]:
 _WATCHED: dict[type[Stream], type[Stream]] = {}
 
 
-def watched_stream_class(loop: asyncio.AbstractEventLoop) -> type[Stream]:
+def watched_stream_class(
+    loop: asyncio.AbstractEventLoop, *, served: bool = False
+) -> type[Stream]:
     """Return :func:`stream_class`'s flavour, noting traffic for ``idle_timeout``.
 
     Its instances have ``watch_idle(seconds)``: after that many seconds with no
     traffic the connection is reset, and the handler's ``receive``/``send`` raise
     :class:`~aiosock.BrokenResourceError` caused by a ``TimeoutError``.
     """
-    base = stream_class(loop)
+    base = stream_class(loop, served=served)
     cls = _WATCHED.get(base)
     if cls is None:
         cls = _WATCHED[base] = _watched(base)
