@@ -89,10 +89,6 @@ class _Parked:
         """Never done: a receive waits."""
         return False
 
-    def cancelled(self) -> bool:
-        """Never cancelled (a cancellation is thrown into the generator)."""
-        return False
-
     def __repr__(self) -> str:
         return "<parked receive>"
 

@@ -307,20 +307,19 @@ class Stream(asyncio.Protocol):
         self._complete_at_end(waiter)
 
     def _complete_at_end(self, waiter: asyncio.Future[Any]) -> None:
-        if self._error is not None:
-            waiter.set_exception(self._broken())
-            _silence(waiter)
-        elif self._closing:
-            waiter.set_exception(ClosedResourceError("the stream was closed"))
-            _silence(waiter)
-        elif self._mode == _ITERATE:
-            waiter.set_exception(StopAsyncIteration())
+        kind, payload = self._end_message()
+        if kind == THROW:
+            waiter.set_exception(payload)
             _silence(waiter)
         else:
-            waiter.set_result(b"")
+            waiter.set_result(payload)
 
     def _end_message(self) -> tuple[int, Any]:
-        """:meth:`_complete_at_end` as a message for :meth:`Driver.deliver`."""
+        """What a waiting receive gets at the end, as a :meth:`Driver.deliver` message.
+
+        ``(THROW, error)`` (broken, closed, or the end of an iteration) or
+        ``(SEND, b"")``.
+        """
         if self._error is not None:
             return (THROW, self._broken())
         if self._closing:
