@@ -194,6 +194,41 @@ async def test_data_arriving_after_a_cancel_is_kept(where: str, style: str) -> N
 
 
 @pytest.mark.parametrize("style", STYLES)
+async def test_data_after_a_cancel_inside_an_inline_step_is_kept(style: str) -> None:
+    """A handler cancels its own task inline, waits again: data before it wakes stays.
+
+    The cancel takes the handler off the inline path at once, so its next wait
+    is a plain one: bytes completing it before the task wakes go back to the
+    stream, and the handler gets them after its CancelledError.
+    """
+    seen = Seen()
+
+    async def handler(stream: aiosock.Stream) -> None:
+        seen.park(stream)
+        first = await next_chunk(stream, style)
+        assert seen.task is not None
+        seen.task.cancel()
+        try:
+            await next_chunk(stream, style)
+        except asyncio.CancelledError:
+            seen.items.append((first, await next_chunk(stream, style)))
+        seen.done.set()
+
+    async with served(handler):
+        await asyncio.wait_for(seen.parked.wait(), 5)
+        assert seen.stream is not None
+        stream = seen.stream
+
+        def arrive() -> None:
+            stream.data_received(b"go")  # inline: the handler cancels itself
+            stream.data_received(b"kept")  # before its task wakes
+
+        asyncio.get_running_loop().call_soon(arrive)
+        await asyncio.wait_for(seen.done.wait(), 5)
+    assert seen.items == [(b"go", b"kept")]
+
+
+@pytest.mark.parametrize("style", STYLES)
 async def test_data_arriving_while_another_task_is_current_wakes_the_task(
     style: str,
 ) -> None:
@@ -535,15 +570,22 @@ class _OwnFuturesLoop(asyncio.SelectorEventLoop):
         return _OwnFuture(loop=self)
 
 
-def test_a_loop_with_its_own_futures_still_drives_handlers() -> None:
-    """Handlers are driven with a loop's own futures: inline, then cancelled."""
+@pytest.mark.parametrize("style", STYLES)
+def test_a_loop_with_its_own_futures_still_drives_handlers(style: str) -> None:
+    """Handlers are driven with a loop's own futures: inline, then cancelled.
+
+    A receive waits on a future of the loop's class; the task parks on the
+    driver's own future (an ``asyncio.Future`` of that loop, which any task
+    accepts), the same one for every message.
+    """
     seen = Seen()
     inline: list[bool] = []
+    waiting_on: list[Any] = []
 
     async def handler(stream: aiosock.Stream) -> None:
         seen.park(stream)
         try:
-            async for chunk in stream:
+            while chunk := await next_chunk(stream, style):
                 inline.append(asyncio.current_task() is seen.task)
                 await stream.send(chunk)
         except asyncio.CancelledError:
@@ -557,14 +599,22 @@ def test_a_loop_with_its_own_futures_still_drives_handlers() -> None:
             assert await client.receive() == b"warm"
             assert seen.task is not None
             park = seen.task._fut_waiter  # type: ignore[attr-defined]
-            assert type(park) is _OwnFuture
+            assert isinstance(park, _drive._ParkFuture)
+            assert park.get_loop() is asyncio.get_running_loop()
             for i in range(5):
                 await client.send(b"m%d" % i)
                 assert await client.receive() == b"m%d" % i
                 assert seen.task._fut_waiter is park  # type: ignore[attr-defined]
+                # (The handler waits again before its echo can arrive here.)
+                waiting_on.append(seen.stream._waiter)  # type: ignore[union-attr]
             await server.aclose(grace=0)  # cancels the parked handler
         assert inline == [True] * 6
         assert seen.items == ["cancelled"]
+        if style == "receive":
+            assert all(type(waiter) is _OwnFuture for waiter in waiting_on)
+            assert len(set(map(id, waiting_on))) == 5  # one per receive
+        else:
+            assert waiting_on == [_drive.PARKED] * 5
 
     loop = _OwnFuturesLoop()
     try:

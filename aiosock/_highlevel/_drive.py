@@ -18,7 +18,8 @@ and awaits it as usual.
 The traps, each handled below and tested in ``tests/test_stream_drive.py``:
 
 - the task cancelled while parked (its parked future is what ``Task.cancel``
-  cancels): the receive future is cancelled too, as it would have been, and data
+  cancels, and that future's ``cancel`` takes the handler off the inline path
+  at once): the receive future is cancelled too, as it would have been, and data
   arriving before the task wakes stays in the stream's buffer;
 - a handler that cancels its own task, returns or raises inside an inline step;
 - a receive awaited by another task, or under ``gather``/``wait_for`` (the
@@ -97,6 +98,27 @@ class _Parked:
 PARKED: Final[Any] = _Parked()
 
 
+class _ParkFuture(asyncio.Future[tuple[int, Any]]):
+    """The future a driven task is parked on.
+
+    Cancelling it (``Task.cancel`` cancels the future its task waits on) stops
+    the inline steps at once, so the per-message path need not ask whether the
+    task was cancelled: see :meth:`Driver._cancelling`.
+    """
+
+    __slots__ = ("_driver",)
+
+    def __init__(self, driver: Driver, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop=loop)
+        self._driver = driver
+
+    def cancel(self, msg: Any | None = None) -> bool:
+        """Cancel the future; first take the handler out of the inline path."""
+        if not self.done():
+            self._driver._cancelling()
+        return super().cancel(msg)
+
+
 class Driver:
     """Drives one handler coroutine for one stream, inline where it can.
 
@@ -106,9 +128,10 @@ class Driver:
     :attr:`pending` with data and resumes the handler itself (the per-message
     path, written out there): :attr:`task` made current, a step in
     :attr:`context`, then :meth:`hand_over` or :meth:`ended` unless the
-    handler waits on the stream again. At the end of the stream it asks
-    :meth:`cancelled` whether that future is to be treated as cancelled, else
-    completes it and calls :meth:`wake`.
+    handler waits on the stream again. At the end of the stream it completes
+    that future and calls :meth:`wake`. Cancelling the parked task takes the
+    driver away from the stream until the task wakes (:meth:`_cancelling`),
+    so none of this happens for a task on its way to its cancellation.
     """
 
     __slots__ = (
@@ -118,7 +141,6 @@ class Driver:
         "_stream",
         "context",
         "park",
-        "park_cancelled",
         "pending",
         "send",
         "set_result",
@@ -145,22 +167,17 @@ class Driver:
         #: parked; ``None`` otherwise.
         self.pending: asyncio.Future[Any] | None = None
         #: The future the task is parked on, while it is.
-        self.park: asyncio.Future[tuple[int, Any]] | None = None
+        self.park: _ParkFuture | None = None
         # An inline step's result the parked future could not take (the task
         # had been cancelled meanwhile).
         self._outcome: tuple[int, Any] | None = None
-        #: ``Future.cancelled`` and ``Future.set_result`` for this stream's
-        #: futures, as plain functions: Python 3.11 looks a method of a future
-        #: up on every ``fut.set_result(...)`` (it cannot cache it: a future
-        #: has a ``__dict__``), and these run once per message.
-        self.set_result, self.park_cancelled = _future_methods(stream)
+        #: ``Future.set_result`` for this stream's futures, as a plain
+        #: function: Python 3.11 looks a method of a future up on every
+        #: ``fut.set_result(...)`` (it cannot cache it: a future has a
+        #: ``__dict__``), and this runs once per message.
+        self.set_result = _set_result_of(stream)
 
     # -- called by the stream ---------------------------------------------------
-
-    def cancelled(self) -> bool:
-        """Whether the parked task was cancelled (its wake-up is on its way)."""
-        park = self.park
-        return park is not None and park.cancelled()
 
     def wake(self) -> None:
         """Let the task resume the coroutine (:attr:`pending` is done)."""
@@ -187,6 +204,25 @@ class Driver:
         """The coroutine now waits on ``yielded``, not on its stream: the task does."""
         self.pending = None
         self._hand_back((_YIELD, yielded))
+
+    def _cancelling(self) -> None:
+        """The parked task is being cancelled: no inline step until it wakes.
+
+        Called by the parked future's ``cancel()``, before it is cancelled.
+        The stream forgets its driver (so data stays buffered, and a receive
+        made meanwhile is a plain one) until :meth:`_cancelled_while_parked`,
+        and what the coroutine waits on is cancelled, as ``Task.cancel``
+        cancels what a task waits on.
+        """
+        stream = self._stream
+        stream._driver = None
+        pending, self.pending = self.pending, None
+        if pending is PARKED:
+            # (The generator clears it too, when the cancellation reaches it.)
+            if stream._waiter is PARKED:
+                stream._waiter = None
+        elif pending is not None:
+            pending.cancel()
 
     def _hand_back(self, message: tuple[int, Any]) -> None:
         park = self.park
@@ -235,7 +271,7 @@ class Driver:
                 if waiter is not None and yielded is waiter:
                     # Park (inline here, not a generator of its own: an idle
                     # connection waits here, and a frame less is half a KiB).
-                    park: asyncio.Future[tuple[int, Any]] = stream._create_future()
+                    park = _ParkFuture(self, self._loop)
                     self.park = park
                     self.pending = waiter
                     park._asyncio_future_blocking = True  # as Future.__await__ does
@@ -271,12 +307,16 @@ class Driver:
         it, and the exception goes in there.
         """
         self.park = None
+        stream = self._stream
+        stream._driver = self  # (taken away by _cancelling)
         pending, self.pending = self.pending, None
         outcome, self._outcome = self._outcome, None
         if outcome is None:
             # (PARKED: the exception thrown in reaches the generator itself.)
             if pending is not None and pending is not PARKED:
-                pending.cancel()
+                # A receive made in an inline step after the cancellation:
+                # data it was given goes back to the stream.
+                self._reclaim(pending)
             return (_THROW, exc)
         kind, payload = outcome
         if kind == _SEND:
@@ -300,28 +340,27 @@ class Driver:
         # _RESUME_AT: it sits at a receive future that was completed but
         # not yet taken; the exception goes in there, and the data it held
         # goes back to the stream.
-        if not payload.cancelled() and payload.exception() is None:
-            data = payload.result()
-            if data:
-                self._stream._unread(data)
+        self._reclaim(payload)
         return (_THROW, exc)
 
+    def _reclaim(self, waiter: asyncio.Future[Any]) -> None:
+        """Cancel a receive future; data it already holds goes back to the stream."""
+        if waiter.cancel() or waiter.cancelled() or waiter.exception() is not None:
+            return
+        data = waiter.result()
+        if data:
+            self._stream._unread(data)
 
-def _future_methods(
-    stream: Stream,
-) -> tuple[Callable[[asyncio.Future[Any], Any], None], Callable[[Any], bool]]:
-    """``set_result`` and ``cancelled`` for the futures ``stream`` makes."""
+
+def _set_result_of(stream: Stream) -> Callable[[asyncio.Future[Any], Any], None]:
+    """``set_result`` for the futures ``stream`` makes."""
     if makes_asyncio_futures(stream._create_future):
-        return asyncio.Future.set_result, asyncio.Future.cancelled
-    return _set_result, _cancelled
+        return asyncio.Future.set_result
+    return _set_result
 
 
 def _set_result(future: asyncio.Future[Any], value: Any) -> None:
     future.set_result(value)
-
-
-def _cancelled(future: asyncio.Future[Any]) -> bool:
-    return future.cancelled()
 
 
 def drive_available(loop: asyncio.AbstractEventLoop) -> bool:

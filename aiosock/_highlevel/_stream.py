@@ -167,25 +167,25 @@ class Stream(asyncio.Protocol):
             driver = self._driver
             if driver is not None and driver.pending is waiter:
                 # Its handler is parked in a direct-driven task (_drive.py):
-                # complete the future and resume the handler here, in its task
-                # and context. Written out here, not a call to the driver: a
-                # call costs more than all of this (the rare cases are calls).
-                if len(data) > self._max_bytes:
-                    self._push(data[self._max_bytes :])
-                    data = data[: self._max_bytes]
-                # (Read into locals, then called: ``driver.set_result(...)`` is
-                # a method look-up that Python 3.11 cannot cache for a slot.)
-                cancelled, set_result = driver.park_cancelled, driver.set_result
-                if cancelled(driver.park):
-                    if waiter is not PARKED:
-                        waiter.cancel()  # as the task's cancellation would have
-                    self._unread(data)
-                    return
-                # A served stream's iteration waits in a generator (PARKED),
-                # resumed with the data itself; a receive() on a future.
+                # resume the handler here, in its task and context. Written
+                # out here, not a call to the driver: a call costs more than
+                # all of this (the rare cases are calls). Were the task being
+                # cancelled, it would have no driver (Driver._cancelling).
                 if waiter is PARKED:
+                    # A served stream's iteration waits in a generator,
+                    # resumed with the data itself.
+                    if len(data) > DEFAULT_MAX_BYTES:
+                        self._push(data[DEFAULT_MAX_BYTES:])
+                        data = data[:DEFAULT_MAX_BYTES]
                     value: bytes | None = data
                 else:
+                    # A receive(): complete its future; the step resumes it.
+                    if len(data) > self._max_bytes:
+                        self._push(data[self._max_bytes :])
+                        data = data[: self._max_bytes]
+                    # (Read into a local, then called: ``driver.set_result(...)``
+                    # is a method look-up Python 3.11 cannot cache for a slot.)
+                    set_result = driver.set_result
                     set_result(waiter, data)
                     value = None
                 task, loop = driver.task, self._loop
@@ -284,21 +284,17 @@ class Stream(asyncio.Protocol):
         self._waiter = None
         if waiter.done():
             return
+        # (A driver whose task is being cancelled is not the stream's:
+        # Driver._cancelling.)
         driver = self._driver
         if waiter is PARKED:
             # A driven handler waits in _served_anext: the task resumes it
-            # with the end (the task's cancellation, if any, reaches it).
-            if (
-                driver is not None
-                and driver.pending is PARKED
-                and not driver.cancelled()
-            ):
+            # with the end of an iteration.
+            if driver is not None and driver.pending is PARKED:
+                self._mode = _ITERATE
                 driver.deliver(self._end_message())
             return
         if driver is not None and driver.pending is waiter:
-            if driver.cancelled():
-                waiter.cancel()  # as the task's cancellation would have
-                return
             # Let the parked task resume the handler (never inline from here:
             # this may run inside aclose() or abort()).
             self._complete_at_end(waiter)
@@ -859,9 +855,9 @@ def _served_anext(self: Stream) -> Generator[Any, Any, bytes]:
             return self._pop(DEFAULT_MAX_BYTES)
         driver = self._driver
         if driver is not None and _CURRENT_TASKS.get(self._loop) is driver.task:
+            # (PARKED says iteration and DEFAULT_MAX_BYTES: no _mode and
+            # _max_bytes to store.)
             self._waiter = PARKED
-            self._mode = _ITERATE
-            self._max_bytes = DEFAULT_MAX_BYTES
             try:
                 return (yield PARKED)  # type: ignore[no-any-return]
             except BaseException:
