@@ -25,7 +25,7 @@ from .._foundation._addresses import from_sockaddr
 from .._foundation._concepts import Namespace
 from .._foundation._errors import AddressError, BrokenResourceError
 from ._drive import AVAILABLE as DRIVE_AVAILABLE
-from ._drive import Driver
+from ._drive import UNDRIVEN, Driver
 from ._packet_api import (
     connect_packets,
     is_packet_endpoint,
@@ -228,7 +228,7 @@ async def serve(
                 try:
                     await driver.run()
                 finally:
-                    stream._driver = None
+                    stream._driver = UNDRIVEN
             else:
                 await awaitable
         except asyncio.CancelledError:

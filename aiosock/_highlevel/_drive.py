@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 
     from ._stream import Stream
 
-__all__ = ["AVAILABLE", "PARKED", "SEND", "THROW", "Driver"]
+__all__ = ["AVAILABLE", "PARKED", "SEND", "THROW", "UNDRIVEN", "Driver"]
 
 # What the parked future carries back to the task (kind, payload).
 _SEND: Final = 0  # resume the coroutine with payload (it sits at a done future)
@@ -215,7 +215,7 @@ class Driver:
         cancels what a task waits on.
         """
         stream = self._stream
-        stream._driver = None
+        stream._driver = UNDRIVEN
         pending, self.pending = self.pending, None
         if pending is PARKED:
             # (The generator clears it too, when the cancellation reaches it.)
@@ -350,6 +350,32 @@ class Driver:
         data = waiter.result()
         if data:
             self._stream._unread(data)
+
+
+def _undriven() -> Driver:
+    """Make :data:`UNDRIVEN`: a driver of nothing; its task and pending are no one's."""
+    undriven = Driver.__new__(Driver)
+    never: Any = _Never()
+    undriven.task = never
+    undriven.pending = never
+    return undriven
+
+
+class _Never:
+    """No task, and no waiter: what :data:`UNDRIVEN` has instead."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<no one>"
+
+
+#: A stream's ``_driver`` when no driver drives its handler. Its ``task`` is
+#: never the current task and its ``pending`` never a stream's waiter, so the
+#: per-message paths ask one question (``driver.pending is waiter``), not also
+#: whether there is a driver. (A :class:`Driver`, so that the attribute
+#: look-ups stay specialised for one class.)
+UNDRIVEN: Final = _undriven()
 
 
 def _set_result_of(stream: Stream) -> Callable[[asyncio.Future[Any], Any], None]:

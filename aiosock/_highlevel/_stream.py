@@ -37,7 +37,7 @@ from .._foundation._errors import (
 )
 from .._foundation._loop import current_loop_name, future_factory
 from .._foundation._optionsview import OptionsView
-from ._drive import PARKED, SEND, THROW
+from ._drive import PARKED, SEND, THROW, UNDRIVEN
 from ._eager import CURRENT_TASKS
 
 if TYPE_CHECKING:
@@ -133,8 +133,8 @@ class Stream(asyncio.Protocol):
         self._no_send = True
         self._error: BaseException | None = None
         self._waiter: asyncio.Future[Any] | None = None
-        #: The driver of a served handler (``_drive.py``), or ``None``.
-        self._driver: Driver | None = None
+        #: The driver of a served handler (``_drive.py``), or ``UNDRIVEN``.
+        self._driver: Driver = UNDRIVEN
         self._mode = _RECEIVE
         self._max_bytes = DEFAULT_MAX_BYTES
         self._write_paused = False
@@ -162,63 +162,69 @@ class Stream(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         """Deliver ``data`` to a parked receiver, or buffer it."""
         waiter = self._waiter
-        if waiter is not None:
+        if waiter is PARKED:
+            # A served stream's iteration waits in a generator (_drive.py),
+            # to be resumed with the data itself. Its waiter is PARKED only
+            # while its driver waits for it (the driver's ``pending`` is
+            # PARKED too): a task being cancelled has none (_cancelling).
             self._waiter = None
             driver = self._driver
-            if driver is not None and driver.pending is waiter:
-                # Its handler is parked in a direct-driven task (_drive.py):
-                # resume the handler here, in its task and context. Written
-                # out here, not a call to the driver: a call costs more than
-                # all of this (the rare cases are calls). Were the task being
-                # cancelled, it would have no driver (Driver._cancelling).
-                if waiter is PARKED:
-                    # A served stream's iteration waits in a generator,
-                    # resumed with the data itself.
-                    if len(data) > DEFAULT_MAX_BYTES:
-                        self._push(data[DEFAULT_MAX_BYTES:])
-                        data = data[:DEFAULT_MAX_BYTES]
-                    value: bytes | None = data
-                else:
-                    # A receive(): complete its future; the step resumes it.
+            if len(data) > DEFAULT_MAX_BYTES:
+                self._push(data[DEFAULT_MAX_BYTES:])
+                data = data[:DEFAULT_MAX_BYTES]
+            value: bytes | None = data
+        elif waiter is None:
+            self._push(data)
+            return
+        else:
+            self._waiter = None
+            driver = self._driver
+            if driver.pending is not waiter:
+                # A receive not driven: complete its future, unless it was
+                # cancelled (then the data stays buffered).
+                if not waiter.done():
                     if len(data) > self._max_bytes:
                         self._push(data[self._max_bytes :])
                         data = data[: self._max_bytes]
-                    # (Read into a local, then called: ``driver.set_result(...)``
-                    # is a method look-up Python 3.11 cannot cache for a slot.)
-                    set_result = driver.set_result
-                    set_result(waiter, data)
-                    value = None
-                task, loop = driver.task, self._loop
-                # enter_task() and leave_task() as the store and the delete
-                # they are (_eager.CURRENT_TASKS): half the cost of the calls.
-                if _CURRENT_TASKS.setdefault(loop, task) is not task:
-                    # Another task is current: the task resumes the handler.
-                    if waiter is PARKED:
-                        driver.deliver((SEND, data))
-                    else:
-                        driver.wake()
+                    waiter.set_result(data)
                     return
-                try:
-                    yielded = driver.context.run(driver.send, value)
-                except BaseException as exc:
-                    driver.ended(exc)
-                    return
-                finally:
-                    del _CURRENT_TASKS[loop]
-                # One store on the stay-parked path (clearing ``pending`` first
-                # costs a second one per message).
-                if yielded is not None and yielded is self._waiter:
-                    driver.pending = yielded  # waiting on the stream again
-                else:
-                    driver.hand_over(yielded)
+                self._push(data)
                 return
-            if not waiter.done():
-                if len(data) > self._max_bytes:
-                    self._push(data[self._max_bytes :])
-                    data = data[: self._max_bytes]
-                waiter.set_result(data)
-                return
-        self._push(data)
+            # A driven receive(): complete its future; the step resumes it.
+            if len(data) > self._max_bytes:
+                self._push(data[self._max_bytes :])
+                data = data[: self._max_bytes]
+            # (Read into a local, then called: ``driver.set_result(...)`` is a
+            # method look-up Python 3.11 cannot cache for a slot.)
+            set_result = driver.set_result
+            set_result(waiter, data)
+            value = None
+        # The handler is parked in a direct-driven task (_drive.py): resume it
+        # here, in its task and context. Written out here, not a call to the
+        # driver: a call costs more than all of this (the rare cases are calls).
+        task, loop = driver.task, self._loop
+        # enter_task() and leave_task() as the store and the delete they are
+        # (_eager.CURRENT_TASKS): half the cost of the calls.
+        if _CURRENT_TASKS.setdefault(loop, task) is not task:
+            # Another task is current: the task resumes the handler.
+            if value is None:
+                driver.wake()
+            else:
+                driver.deliver((SEND, data))
+            return
+        try:
+            yielded = driver.context.run(driver.send, value)
+        except BaseException as exc:
+            driver.ended(exc)
+            return
+        finally:
+            del _CURRENT_TASKS[loop]
+        # One store on the stay-parked path (clearing ``pending`` first costs a
+        # second one per message).
+        if yielded is not None and yielded is self._waiter:
+            driver.pending = yielded  # waiting on the stream again
+        else:
+            driver.hand_over(yielded)
 
     def _push(self, data: bytes) -> None:
         chunks = self._chunks
@@ -290,11 +296,11 @@ class Stream(asyncio.Protocol):
         if waiter is PARKED:
             # A driven handler waits in _served_anext: the task resumes it
             # with the end of an iteration.
-            if driver is not None and driver.pending is PARKED:
+            if driver.pending is PARKED:
                 self._mode = _ITERATE
                 driver.deliver(self._end_message())
             return
-        if driver is not None and driver.pending is waiter:
+        if driver.pending is waiter:
             # Let the parked task resume the handler (never inline from here:
             # this may run inside aclose() or abort()).
             self._complete_at_end(waiter)
@@ -853,8 +859,7 @@ def _served_anext(self: Stream) -> Generator[Any, Any, bytes]:
     if not (self._closing or self._eof or self._waiter):
         if self._chunks:
             return self._pop(DEFAULT_MAX_BYTES)
-        driver = self._driver
-        if driver is not None and _CURRENT_TASKS.get(self._loop) is driver.task:
+        if _CURRENT_TASKS.get(self._loop) is self._driver.task:
             # (PARKED says iteration and DEFAULT_MAX_BYTES: no _mode and
             # _max_bytes to store.)
             self._waiter = PARKED
