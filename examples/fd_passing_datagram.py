@@ -26,13 +26,24 @@ import sys
 import aiosock
 
 
+def say(line: str) -> None:
+    """Print ``line`` in one write.
+
+    The children share the broker's output, and ``print`` writes the newline
+    apart when Python runs unbuffered (``-u``, ``PYTHONUNBUFFERED``), so lines
+    of several processes could interleave.
+    """
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 async def broker(children: int) -> tuple[int, int]:
     """Serve ``children`` requests; return their worst status and the pipe's end."""
     name = f"unixgram:@aiosock-log-broker-{os.getpid()}"
     r, w = os.pipe()
     options = {"pass_credentials": True}
     async with await aiosock.open_datagram(name, options=options) as sock:
-        print(f"broker {os.getpid()}: listening on {name}")
+        say(f"broker {os.getpid()}: listening on {name}")
         processes = [
             await asyncio.create_subprocess_exec(
                 sys.executable, __file__, "--child", name
@@ -43,7 +54,7 @@ async def broker(children: int) -> tuple[int, int]:
             request = await sock.receive_message(max_fds=0)
             who = request.credentials
             assert who is not None  # pass_credentials is on
-            print(
+            say(
                 f"broker {os.getpid()}: {request.data.decode()!r} from pid "
                 f"{who.pid} (uid {who.uid}) at {request.address}"
             )
@@ -60,7 +71,7 @@ def show_log(r: int) -> None:
     """Print what the children wrote (it closes ``r``)."""
     with open(r, encoding="utf-8") as log:
         for line in sorted(log):
-            print(f"broker {os.getpid()}: the log says: {line.rstrip()}")
+            say(f"broker {os.getpid()}: the log says: {line.rstrip()}")
 
 
 async def child(broker_name: str) -> int | None:
@@ -69,9 +80,9 @@ async def child(broker_name: str) -> int | None:
         await sock.send(b"the log, please")
         answer, fds = await sock.receive_fds(max_fds=1)
     if not fds:
-        print(f"child {os.getpid()}: no descriptor came with {answer!r}")
+        say(f"child {os.getpid()}: no descriptor came with {answer!r}")
         return None
-    print(f"child {os.getpid()}: got descriptor {fds[0]} with {answer.decode()!r}")
+    say(f"child {os.getpid()}: got descriptor {fds[0]} with {answer.decode()!r}")
     return fds[0]
 
 
