@@ -323,7 +323,7 @@ class Driver:
             # Data for a receive parked at PARKED, not taken: it goes back to
             # the stream, and the exception goes in instead.
             if payload:
-                self._stream._unread(payload)
+                stream._unread(payload)
             return (_THROW, exc)
         if kind == _THROW:
             return (_THROW, exc)  # the stream's end reported; it stays ended
@@ -352,15 +352,6 @@ class Driver:
             self._stream._unread(data)
 
 
-def _undriven() -> Driver:
-    """Make :data:`UNDRIVEN`: a driver of nothing; its task and pending are no one's."""
-    undriven = Driver.__new__(Driver)
-    never: Any = _Never()
-    undriven.task = never
-    undriven.pending = never
-    return undriven
-
-
 class _Never:
     """No task, and no waiter: what :data:`UNDRIVEN` has instead."""
 
@@ -368,6 +359,15 @@ class _Never:
 
     def __repr__(self) -> str:
         return "<no one>"
+
+
+def _undriven() -> Driver:
+    """Make :data:`UNDRIVEN`: a driver of nothing; its task and pending are no one's."""
+    undriven = Driver.__new__(Driver)
+    never: Any = _Never()
+    undriven.task = never
+    undriven.pending = never
+    return undriven
 
 
 #: A stream's ``_driver`` when no driver drives its handler. Its ``task`` is

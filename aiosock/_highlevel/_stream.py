@@ -41,7 +41,7 @@ from ._drive import PARKED, SEND, THROW, UNDRIVEN
 from ._eager import CURRENT_TASKS
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Generator, Iterable
+    from collections.abc import Awaitable, Callable, Generator, Iterable
 
     from .._foundation._credentials import Credentials
     from ._drive import Driver
@@ -297,8 +297,7 @@ class Stream(asyncio.Protocol):
             # A driven handler waits in _served_anext: the task resumes it
             # with the end of an iteration.
             if driver.pending is PARKED:
-                self._mode = _ITERATE
-                driver.deliver(self._end_message())
+                driver.deliver(self._end_message(iterating=True))
             return
         if driver.pending is waiter:
             # Let the parked task resume the handler (never inline from here:
@@ -309,24 +308,24 @@ class Stream(asyncio.Protocol):
         self._complete_at_end(waiter)
 
     def _complete_at_end(self, waiter: asyncio.Future[Any]) -> None:
-        kind, payload = self._end_message()
+        kind, payload = self._end_message(iterating=self._mode == _ITERATE)
         if kind == THROW:
             waiter.set_exception(payload)
             _silence(waiter)
         else:
             waiter.set_result(payload)
 
-    def _end_message(self) -> tuple[int, Any]:
+    def _end_message(self, *, iterating: bool) -> tuple[int, Any]:
         """What a waiting receive gets at the end, as a :meth:`Driver.deliver` message.
 
-        ``(THROW, error)`` (broken, closed, or the end of an iteration) or
-        ``(SEND, b"")``.
+        ``(THROW, error)`` (broken, closed, or the end of an iteration: the
+        waiter is ``__anext__``'s) or ``(SEND, b"")``.
         """
         if self._error is not None:
             return (THROW, self._broken())
         if self._closing:
             return (THROW, ClosedResourceError("the stream was closed"))
-        if self._mode == _ITERATE:
+        if iterating:
             return (THROW, StopAsyncIteration())
         return (SEND, b"")
 
@@ -887,6 +886,18 @@ def _served(base: type[Stream]) -> type[Stream]:
 _SERVED: dict[type[Stream], type[Stream]] = {}
 
 
+def _flavour(
+    made: dict[type[Stream], type[Stream]],
+    base: type[Stream],
+    make: Callable[[type[Stream]], type[Stream]],
+) -> type[Stream]:
+    """Return ``make(base)``, made once per ``base`` and kept in ``made``."""
+    cls = made.get(base)
+    if cls is None:
+        cls = made[base] = make(base)
+    return cls
+
+
 def stream_class(
     loop: asyncio.AbstractEventLoop, *, served: bool = False
 ) -> type[Stream]:
@@ -895,12 +906,7 @@ def stream_class(
     ``served``: for a handler that ``serve`` drives (``_drive.py``).
     """
     base = Stream if current_loop_name(loop) == "uvloop" else _SizedReadStream
-    if not served:
-        return base
-    cls = _SERVED.get(base)
-    if cls is None:
-        cls = _SERVED[base] = _served(base)
-    return cls
+    return _flavour(_SERVED, base, _served) if served else base
 
 
 #: Quiet checks in a row that make a connection idle: it is closed between
@@ -985,8 +991,4 @@ def watched_stream_class(
     traffic the connection is reset, and the handler's ``receive``/``send`` raise
     :class:`~aiosock.BrokenResourceError` caused by a ``TimeoutError``.
     """
-    base = stream_class(loop, served=served)
-    cls = _WATCHED.get(base)
-    if cls is None:
-        cls = _WATCHED[base] = _watched(base)
-    return cls
+    return _flavour(_WATCHED, stream_class(loop, served=served), _watched)
