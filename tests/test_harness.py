@@ -33,7 +33,7 @@ async def test_loop_has_recording_handler() -> None:
     assert handler.__name__ == "_record"
 
 
-_INNER_TESTS = '''
+_INNER_TESTS = """
 import asyncio
 
 
@@ -54,7 +54,7 @@ async def test_drops_a_failed_future_in_a_cycle() -> None:
 
 async def test_last() -> None:
     await asyncio.sleep(0)
-'''
+"""
 
 
 def test_garbage_cycles_with_loop_errors_fail_their_own_test(tmp_path: Path) -> None:
@@ -68,8 +68,7 @@ def test_garbage_cycles_with_loop_errors_fail_their_own_test(tmp_path: Path) -> 
     shutil.copy(Path(__file__).with_name("conftest.py"), tmp_path / "conftest.py")
     (tmp_path / "test_inner.py").write_text(_INNER_TESTS)
     (tmp_path / "pytest.ini").write_text(
-        "[pytest]\nasyncio_mode = auto\n"
-        "asyncio_default_fixture_loop_scope = function\n"
+        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
     )
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rE"],
