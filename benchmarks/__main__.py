@@ -21,8 +21,9 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from benchmarks import _env, catalog, memory, report
 from benchmarks._harness import (
@@ -37,6 +38,8 @@ from benchmarks._harness import (
     taskset,
 )
 from benchmarks.machine import describe
+
+T = TypeVar("T")
 
 __all__ = ["HERE", "cpu_seconds", "main", "taskset"]
 
@@ -142,6 +145,18 @@ def generator_argv(
     ]
 
 
+def in_round_order(items: Iterable[T], round_index: int) -> list[T]:
+    """``items`` in order in even rounds and reversed in odd ones.
+
+    A ratio is taken between two servers of one round. Measured always in one
+    order, the later server of a pair would always meet whatever builds up over a
+    round (a drift of the machine, what the servers before it left behind);
+    alternating the direction makes that land on each side of a pair in turn.
+    """
+    ordered = list(items)
+    return ordered if round_index % 2 == 0 else ordered[::-1]
+
+
 def run_echo(
     workload: catalog.Workload,
     servers: list[catalog.Server],
@@ -153,9 +168,9 @@ def run_echo(
     """Interleaved rounds of one echo or churn workload."""
     gen = compile_c(workload.generator, workdir)
     c_server = compile_c("echo_server", workdir)
-    for _ in range(rounds):
+    for round_index in range(rounds):
         this_round: dict[str, Any] = {}
-        for index, server in enumerate(servers):
+        for index, server in in_round_order(enumerate(servers), round_index):
             if server.id in record["skipped"]:
                 continue
             endpoint = endpoint_for(workload, workdir, index)
@@ -228,9 +243,9 @@ def run_inetd(
         if why:
             record["skipped"][sid] = why
             print(f"  skipping {sid}: {why}", flush=True)
-    for _ in range(rounds):
+    for round_index in range(rounds):
         this_round: dict[str, Any] = {}
-        for sid in ids:
+        for sid in in_round_order(ids, round_index):
             if sid in record["skipped"]:
                 continue
             try:

@@ -45,9 +45,11 @@ How it measures
   generator written in C (``loadgen.c``, ``udpgen.c``, ``churngen.c``) pinned to
   core 1 drives it over loopback (127.0.0.1 and Unix paths only) for a fixed
   time after a warm-up.
-- Servers are measured interleaved, A B C … A B C …, for several rounds; a
-  ratio is always taken within a round, and the tables show the median over the
-  rounds with the smallest and largest round in brackets.
+- Servers are measured interleaved, for several rounds that alternate their
+  order (A B C, then C B A, …), so that a drift over a round lands on each side
+  of a pair in turn; a ratio is always taken within a round, and the tables
+  show the median over the rounds with the smallest and largest round in
+  brackets.
 - *per server CPU-s* divides the messages a server echoed by the CPU time it
   used, against the base's figure: it is steadier than a rate when something
   else shares the machine.
@@ -240,7 +242,11 @@ reference server measured in the same round, checked by
 ``python -m benchmarks.goals RESULTS.json``. A cell gives the median of the
 in-round ratios and, in brackets, its interquartile range: on this machine one
 server's rate moves by tens of per cent from one round to the next, so a goal
-within about 10% of a median is met in some runs and missed in others.
+within about 10% of a median is met in some runs and missed in others. The
+default loop's goals are checked against asyncio's servers twice: as their
+processes start, and held in the state the goals were set against, where glibc
+serves each of their 256 KiB read buffers from a fresh ``mmap`` (the servers
+"glibc mmap per read", see above).
 """
 
 
