@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import ssl
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 import hypothesis
 import pytest
+import trustme
 import uvloop
 
 # Hypothesis explores new examples on every local run; in CI (CI=true) it replays
@@ -82,6 +84,18 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         )
         pytest.fail(f"the event loop reported unhandled errors: {messages}")
     return result
+
+
+@pytest.fixture(scope="session")
+def tls_contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server and a client TLS context from a throwaway CA (loopback names)."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1", "::1")
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(server)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    return server, client
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import ssl
 from pathlib import Path
 
 import pytest
-import trustme
 
 import aiosock
 from aiosock.testing import check_stream
@@ -45,18 +44,6 @@ async def test_unix_abstract_conforms() -> None:
     name = f"aiosock-test-{id(object())}"
     async with served_pairs(f"unix:@{name}") as (_server, make_pair):
         await check_stream(make_pair)
-
-
-@pytest.fixture(scope="module")
-def tls_contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """A server and a client TLS context from a throwaway CA."""
-    ca = trustme.CA()
-    cert = ca.issue_cert("localhost", "127.0.0.1")
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    cert.configure_cert(server)
-    client = ssl.create_default_context()
-    ca.configure_trust(client)
-    return server, client
 
 
 async def test_tls_conforms(

@@ -18,7 +18,13 @@ from .._foundation._optiontable import Phase
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["Phase", "apply_phase", "checked_options", "listener_defaults"]
+__all__ = [
+    "Phase",
+    "apply_phase",
+    "checked_options",
+    "listener_defaults",
+    "wants_no_delay",
+]
 
 
 def checked_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -39,6 +45,15 @@ def listener_defaults(family: int, options: Mapping[str, Any]) -> dict[str, Any]
         values["v6_only"] = True
     values.update(options)
     return values
+
+
+def wants_no_delay(options: Mapping[str, Any] | None) -> bool:
+    """Whether TCP connections get ``TCP_NODELAY``: yes, unless ``options`` say no.
+
+    asyncio's and uvloop's own TCP transports turn Nagle's algorithm off, so
+    aiosock's do on both loops too; ``{"no_delay": False}`` keeps it on.
+    """
+    return bool(checked_options(options).get("no_delay", True))
 
 
 def apply_phase(sock: socket.socket, options: Mapping[str, Any], phase: Phase) -> None:

@@ -15,6 +15,7 @@ connection, never by wrapping the data path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl as ssl_module
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from .._foundation._loop import current_loop_name
 from ._buffers import shared_buffer, shared_mapping
 from ._connect import DEFAULT_HAPPY_EYEBALLS_DELAY, open_connected_socket
 from ._listeners import DEFAULT_SOCKET_MODE, Listener, adopt_listener, bind_listeners
+from ._options import wants_no_delay
 from ._server import Server, check_max_connections
 
 if TYPE_CHECKING:
@@ -184,6 +186,9 @@ class _WholeBufferedWrapper(_Whole, asyncio.BufferedProtocol):
         self.buffer_updated = protocol.buffer_updated  # type: ignore[method-assign]
 
 
+_INTERNET = (socket.AF_INET, socket.AF_INET6)
+
+
 async def make_transport(
     sock: socket.socket,
     factory: Callable[[], asyncio.BaseProtocol],
@@ -191,9 +196,26 @@ async def make_transport(
     ssl: ssl_module.SSLContext | None = None,
     server_side: bool = False,
     server_hostname: str | None = None,
+    no_delay: bool = True,
 ) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
-    """Wrap a connected socket in a transport of the running loop."""
+    """Wrap a connected socket in a transport of the running loop.
+
+    A TCP socket gets ``TCP_NODELAY`` set to ``no_delay`` whatever the loop. Left
+    to themselves the loops disagree: uvloop turns it on for every TCP transport
+    it makes (over what the socket had), the default loop only for a socket made
+    with the protocol number ``IPPROTO_TCP`` (aiosock's are made with 0, as
+    ``socket.socket()`` makes them). So it is set here before the transport is
+    made; on uvloop, to be off, it is set again before the protocol's
+    ``connection_made`` (after the transport is made, for a protocol whose
+    methods cannot be replaced).
+    """
     loop = asyncio.get_running_loop()
+    tcp = sock.type == socket.SOCK_STREAM and sock.family in _INTERNET
+    undo_uvloop = tcp and not no_delay and current_loop_name(loop) == "uvloop"
+    if tcp:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, no_delay)
+    if undo_uvloop:
+        factory = _nagle_before_connection_made(factory)
     if server_side:
         pair = await loop.connect_accepted_socket(factory, sock, ssl=ssl)
     elif sock.family == socket.AF_UNIX:
@@ -205,7 +227,37 @@ async def make_transport(
             factory, sock=sock, ssl=ssl, server_hostname=server_hostname
         )
     transport, protocol = pair
+    if undo_uvloop:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, False)
     return transport, protocol
+
+
+def _nagle_before_connection_made(
+    factory: Callable[[], asyncio.BaseProtocol],
+) -> Callable[[], asyncio.BaseProtocol]:
+    """``factory``, its protocols turning ``TCP_NODELAY`` off as they start.
+
+    For uvloop, which turns it on when it makes a TCP transport: the protocol's
+    own ``connection_made`` then finds the socket as ``options=`` set it.
+    """
+
+    def make() -> asyncio.BaseProtocol:
+        protocol = factory()
+        original = protocol.connection_made
+
+        def connection_made(transport: asyncio.BaseTransport) -> None:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, False)
+            original(transport)
+
+        # (A protocol with __slots__ keeps its own: make_transport sets the
+        # option once the transport is made.)
+        with contextlib.suppress(AttributeError):
+            protocol.connection_made = connection_made  # type: ignore[method-assign]
+        return protocol
+
+    return make
 
 
 def server_hostname_for(
@@ -275,7 +327,8 @@ async def serve_protocol(
             ``"tcp://127.0.0.1:0"`` or ``"unix:/run/app.sock"``, or typed values).
         backlog: The ``listen()`` backlog.
         options: Socket options for every listening socket (set before ``bind``
-            where it matters); accepted sockets inherit most of them.
+            where it matters); accepted sockets inherit most of them. TCP
+            connections have ``no_delay`` on unless this turns it off.
         max_connections: Stop accepting at this many open connections.
         ssl: Serve TLS with this server-side context.
         sock: Already listening socket(s) to adopt (socket activation).
@@ -285,6 +338,7 @@ async def serve_protocol(
         The running :class:`~aiosock.Server`.
     """
     loop = asyncio.get_running_loop()
+    no_delay = wants_no_delay(options)
 
     async def run_connection(conn: socket.socket) -> None:
         lost = loop.create_future()
@@ -297,7 +351,9 @@ async def serve_protocol(
             return _track(factory(), loop, on_lost)
 
         try:
-            transport, _ = await make_transport(conn, make, ssl=ssl, server_side=True)
+            transport, _ = await make_transport(
+                conn, make, ssl=ssl, server_side=True, no_delay=no_delay
+            )
         except BaseException:
             conn.close()
             raise
@@ -342,7 +398,8 @@ async def connect_protocol(
         endpoint: Where to connect (``"tcp://host:port"``, ``"unix:path"``, ...).
         timeout: Seconds for the whole operation, resolution included.
         local: The local address to bind before connecting.
-        options: Socket options to set before connecting.
+        options: Socket options to set before connecting. TCP connections
+            have ``no_delay`` on unless this turns it off.
         ssl: Connect with TLS using this client-side context.
         server_hostname: The name to check the certificate against (default: the
             endpoint's host).
@@ -402,7 +459,11 @@ async def open_transport(
         )
         try:
             return await make_transport(
-                sock, factory, ssl=ssl, server_hostname=server_hostname
+                sock,
+                factory,
+                ssl=ssl,
+                server_hostname=server_hostname,
+                no_delay=wants_no_delay(options),
             )
         except BaseException:
             sock.close()

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._core._connect import DEFAULT_HAPPY_EYEBALLS_DELAY
 from .._core._listeners import DEFAULT_SOCKET_MODE
+from .._core._options import wants_no_delay
 from .._core._protocols import make_transport, open_transport, start_server
 from .._foundation._addresses import from_sockaddr
 from .._foundation._concepts import Namespace
@@ -95,7 +96,8 @@ async def connect(
             :class:`~aiosock.PacketStream` (see :func:`~aiosock.connect_packets`).
         timeout: Seconds for the whole operation, resolution included.
         local: A local address to bind before connecting.
-        options: Socket options to set before connecting (``{"no_delay": True}``).
+        options: Socket options to set before connecting (``{"keepalive": True}``).
+            TCP streams have ``no_delay`` on unless this turns it off.
         ssl: Connect with TLS using this client-side ``ssl.SSLContext``.
         server_hostname: The name to check the certificate against (default:
             the endpoint's host).
@@ -155,7 +157,8 @@ async def serve(
             all are ``"unixpacket:…"``, the handler gets a
             :class:`~aiosock.PacketStream` (see :func:`~aiosock.serve_packets`).
         backlog: The ``listen()`` backlog.
-        options: Socket options for the listening sockets.
+        options: Socket options for the listening sockets (accepted ones inherit
+            them). TCP connections have ``no_delay`` on unless this turns it off.
         max_connections: Stop accepting at this many open connections; resume
             below it (excess clients wait in the kernel's backlog).
         ssl: Serve TLS with this server-side ``ssl.SSLContext``.
@@ -200,6 +203,7 @@ async def serve(
         else watched_stream_class(loop, served=DRIVE_AVAILABLE)
     )
     half_close = ssl is None
+    no_delay = wants_no_delay(options)
 
     async def run_connection(conn: socket.socket) -> None:
         # Taken now: once the connection is lost uvloop no longer knows the peer,
@@ -207,7 +211,9 @@ async def serve(
         peer = _peername(conn)
         stream = cls(loop, half_close=half_close)
         try:
-            await make_transport(conn, lambda: stream, ssl=ssl, server_side=True)
+            await make_transport(
+                conn, lambda: stream, ssl=ssl, server_side=True, no_delay=no_delay
+            )
         except OSError as exc:
             # A TLS handshake the client broke off or refused, or a connection
             # reset before it was set up: the peer's doing, not a server error.
