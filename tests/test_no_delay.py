@@ -94,7 +94,8 @@ async def test_tls_streams_follow_the_option_too(
 class _Recorder(asyncio.Protocol):
     """Records its transport's socket's ``TCP_NODELAY``."""
 
-    seen: asyncio.Queue[bool]
+    def __init__(self, seen: asyncio.Queue[bool]) -> None:
+        self.seen = seen
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.seen.put_nowait(_no_delay(transport.get_extra_info("socket")))
@@ -106,7 +107,10 @@ async def test_protocol_connections_follow_the_option(no_delay: bool | None) -> 
     options = None if no_delay is None else {"no_delay": no_delay}
     want = no_delay is None
     seen: asyncio.Queue[bool] = asyncio.Queue()
-    recorder = type("Recorder", (_Recorder,), {"seen": seen})
+
+    def recorder() -> _Recorder:
+        return _Recorder(seen)
+
     async with asyncio.timeout(TIMEOUT):
         server = await aiosock.serve_protocol(
             recorder, "tcp://127.0.0.1:0", options=options

@@ -215,7 +215,7 @@ async def make_transport(
     if tcp:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, no_delay)
     if undo_uvloop:
-        factory = _nagle_before_connection_made(factory)
+        factory = _nagle_before_connection_made(factory, sock)
     if server_side:
         pair = await loop.connect_accepted_socket(factory, sock, ssl=ssl)
     elif sock.family == socket.AF_UNIX:
@@ -233,9 +233,9 @@ async def make_transport(
 
 
 def _nagle_before_connection_made(
-    factory: Callable[[], asyncio.BaseProtocol],
+    factory: Callable[[], asyncio.BaseProtocol], sock: socket.socket
 ) -> Callable[[], asyncio.BaseProtocol]:
-    """``factory``, its protocols turning ``TCP_NODELAY`` off as they start.
+    """``factory``, its protocols turning ``TCP_NODELAY`` off on ``sock`` as they start.
 
     For uvloop, which turns it on when it makes a TCP transport: the protocol's
     own ``connection_made`` then finds the socket as ``options=`` set it.
@@ -246,9 +246,7 @@ def _nagle_before_connection_made(
         original = protocol.connection_made
 
         def connection_made(transport: asyncio.BaseTransport) -> None:
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, False)
             original(transport)
 
         # (A protocol with __slots__ keeps its own: make_transport sets the
