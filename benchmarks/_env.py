@@ -3,7 +3,9 @@
 ``python -m benchmarks`` run from an interpreter that lacks some peer creates
 ``benchmarks/.venv`` (gitignored), installs aiosock from this checkout
 (editable) and ``benchmarks/requirements.txt`` into it, and runs itself again
-there. It reinstalls when either file changes. ``tox -e bench`` installs the
+there. It makes it again when either file or the interpreter changes: the
+venv runs the interpreter ``python -m benchmarks`` was started with, whose
+build counts (``machine.python_build``). ``tox -e bench`` installs the
 same requirements into its own environment, where nothing is missing, so the
 run stays in place. ``--no-env`` runs with whatever this interpreter has and
 skips, with the reason, each peer it lacks.
@@ -36,6 +38,7 @@ def _stamp() -> str:
     for path in (REQUIREMENTS, ROOT / "pyproject.toml"):
         digest.update(path.read_bytes())
     digest.update(sys.version.encode())
+    digest.update(os.path.realpath(sys.executable).encode())
     return digest.hexdigest()
 
 
@@ -58,11 +61,14 @@ def ensure(argv: list[str]) -> None:
     )
     stamp_file = VENV / ".aiosock-bench-stamp"
     stamp = _stamp()
-    if not _python().exists():
-        subprocess.run(
-            [sys.executable, "-m", "venv", str(VENV)], check=True, timeout=300
-        )
     if not stamp_file.exists() or stamp_file.read_text() != stamp:
+        # Made again from scratch: a venv keeps the interpreter it was made
+        # with, and the run must use the one it was started with.
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--clear", str(VENV)],
+            check=True,
+            timeout=300,
+        )
         subprocess.run(
             [str(_python()), "-m", "pip", "install", "--quiet", "--upgrade", "pip"],
             check=True,

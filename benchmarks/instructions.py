@@ -55,6 +55,7 @@ from benchmarks._harness import (
     running_server,
     taskset,
 )
+from benchmarks.machine import python_text
 
 RESULTS = HERE / "results"
 DOCS = HERE.parent / "docs"
@@ -404,7 +405,7 @@ def facts(results: dict[str, Any], with_command: bool = True) -> list[tuple[str,
     settings = results["settings"]
     return [
         ("Date", f"{results['started']} (UTC)"),
-        ("Python", m["python"]),
+        ("Python", python_text(m)),
         ("uvloop", v.get("uvloop") or "not installed"),
         ("valgrind", results["valgrind"]),
         (

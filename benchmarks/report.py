@@ -19,6 +19,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from benchmarks.machine import python_text
+
 HERE = Path(__file__).resolve().parent
 DOCS = HERE.parent / "docs"
 C_SERVER = "c/epoll"
@@ -384,7 +386,7 @@ def machine_lines(
         ("Mode", f"{results['mode']}: {results['settings_text']}"),
         ("Machine", f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']:.0f} GiB"),
         ("System", f"{m['os']}, Linux {m['kernel']}"),
-        ("Python", m["python"]),
+        ("Python", python_text(m)),
         ("Versions", versions),
         (
             "Source",
