@@ -15,7 +15,7 @@ import gc
 import os
 import ssl
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,8 @@ import hypothesis
 import pytest
 import trustme
 import uvloop
+
+import aiosock
 
 # Hypothesis explores new examples on every local run; in CI (CI=true) it replays
 # the same derandomized examples, so a red CI is always reproducible.
@@ -103,6 +105,17 @@ def short_tmp() -> Iterator[Path]:
     """A short temporary directory for Unix socket paths (sun_path is 108 bytes)."""
     with tempfile.TemporaryDirectory(prefix="as-", dir="/tmp") as name:
         yield Path(name)
+
+
+@pytest.fixture
+async def pair() -> AsyncIterator[tuple[aiosock.Stream, aiosock.Stream]]:
+    """Two connected streams over a Unix socketpair, aborted at the end."""
+    a, b = await aiosock.stream_pair()
+    try:
+        yield a, b
+    finally:
+        a.abort()
+        b.abort()
 
 
 def _probe_ipv6() -> bool:

@@ -17,17 +17,6 @@ from .streams_helpers import served_pairs
 
 
 @pytest.fixture
-async def pair() -> AsyncIterator[tuple[aiosock.Stream, aiosock.Stream]]:
-    """Two connected streams over a Unix socketpair, aborted at the end."""
-    a, b = await aiosock.stream_pair()
-    try:
-        yield a, b
-    finally:
-        a.abort()
-        b.abort()
-
-
-@pytest.fixture
 async def tcp_pair() -> AsyncIterator[tuple[aiosock.Stream, aiosock.Stream]]:
     """A TCP client stream and the server's stream of the same connection."""
     async with served_pairs("tcp://127.0.0.1:0") as (_server, make_pair):

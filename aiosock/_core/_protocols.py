@@ -269,7 +269,7 @@ def server_hostname_for(
 
 
 async def start_server(
-    run_connection: Callable[[socket.socket], Any],
+    run_connection: Callable[[socket.socket, Any], Any],
     endpoints: tuple[EndpointLike, ...],
     *,
     backlog: int,
@@ -338,7 +338,7 @@ async def serve_protocol(
     loop = asyncio.get_running_loop()
     no_delay = wants_no_delay(options)
 
-    async def run_connection(conn: socket.socket) -> None:
+    async def run_connection(conn: socket.socket, _peername: Any) -> None:
         lost = loop.create_future()
 
         def on_lost() -> None:

@@ -71,7 +71,7 @@ class Server:
     def __init__(
         self,
         listeners: list[Listener],
-        run_connection: Callable[[socket.socket], Coroutine[Any, Any, None]],
+        run_connection: Callable[[socket.socket, Any], Coroutine[Any, Any, None]],
         *,
         max_connections: int | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
@@ -204,7 +204,7 @@ class Server:
                 self._pause()
                 return
             try:
-                conn, _addr = listener.sock.accept()
+                conn, addr = listener.sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -219,7 +219,7 @@ class Server:
                 self._on_exhaustion(exc)
                 return
             self._backoff = _BACKOFF_START
-            self._start(conn)
+            self._start(conn, addr)
 
     def _on_exhaustion(self, exc: OSError) -> None:
         """Pause accepting until descriptors free up or the back-off expires."""
@@ -241,7 +241,7 @@ class Server:
         if not self._at_limit():
             self._resume()
 
-    def _start(self, conn: socket.socket) -> None:
+    def _start(self, conn: socket.socket, addr: Any) -> None:
         conn.setblocking(False)
         self._accepted += 1
         # The socket waits here until the task's first step takes it: a task
@@ -249,15 +249,15 @@ class Server:
         # here is closed when the task ends.
         unclaimed = [conn]
         try:
-            task = self._loop.create_task(self._claim(unclaimed))
+            task = self._loop.create_task(self._claim(unclaimed, addr))
         except BaseException:
             conn.close()
             raise
         self._tasks.add(task)
         task.add_done_callback(functools.partial(self._connection_done, unclaimed))
 
-    async def _claim(self, unclaimed: list[socket.socket]) -> None:
-        await self._run_connection(unclaimed.pop())
+    async def _claim(self, unclaimed: list[socket.socket], addr: Any) -> None:
+        await self._run_connection(unclaimed.pop(), addr)
 
     def _connection_done(
         self, unclaimed: list[socket.socket], task: asyncio.Task[None]

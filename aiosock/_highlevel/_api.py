@@ -205,10 +205,9 @@ async def serve(
     half_close = ssl is None
     no_delay = wants_no_delay(options)
 
-    async def run_connection(conn: socket.socket) -> None:
-        # Taken now: once the connection is lost uvloop no longer knows the peer,
-        # and a handler's failure is to be logged with it.
-        peer = _peername(conn)
+    async def run_connection(conn: socket.socket, peer: Any) -> None:
+        # ``peer``: what accept() returned (a client that reset at once has no
+        # peer name for getpeername(), and a handler's failure is logged with it).
         stream = cls(loop, half_close=half_close)
         try:
             await make_transport(
@@ -218,7 +217,11 @@ async def serve(
             # A TLS handshake the client broke off or refused, or a connection
             # reset before it was set up: the peer's doing, not a server error.
             conn.close()
-            logger.info("connection from %s failed to start: %s", peer, exc)
+            logger.info(
+                "connection from %s failed to start: %s",
+                _describe(conn, peer),
+                str(exc) or repr(exc),
+            )
             return
         except BaseException:
             conn.close()
@@ -261,13 +264,6 @@ async def serve(
         sock=sock,
         mode=mode,
     )
-
-
-def _peername(conn: socket.socket) -> Any:
-    try:
-        return conn.getpeername()
-    except OSError:
-        return None  # already reset
 
 
 def _describe(conn: socket.socket, peername: Any) -> str:

@@ -32,6 +32,7 @@ from .._foundation._errors import (
 from .._foundation._optionsview import OptionsView
 from ._datagram_base import DEFAULT_MAX_SIZE
 from ._datagram_local import DatagramLocal
+from ._drain import Drain
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -175,10 +176,11 @@ class DatagramSocket(DatagramLocal):
         raise error
 
     def _drain_waiter(self) -> asyncio.Future[None]:
+        """A future of the caller's own, done when the queue drains."""
         drain = self._drain
         if drain is None:
-            drain = self._drain = self._create_future()
-        return drain
+            drain = self._drain = Drain()
+        return drain.wait(self._create_future())
 
     def _send_now(self, data: bytes | bytearray | memoryview, sockaddr: Any) -> None:
         try:

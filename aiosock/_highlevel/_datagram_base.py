@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from .._core._listeners import Listener
     from .._foundation._endpoints import Endpoint
     from .._foundation._optionsview import OptionsView
+    from ._drain import Drain
 
 __all__ = ["ADDRESS_CACHE_LIMIT", "DEFAULT_MAX_SIZE", "QUEUE_LIMIT", "DatagramBase"]
 
@@ -143,7 +144,8 @@ class DatagramBase(asyncio.DatagramProtocol):
         self._lost = False
         self._lost_waiter: asyncio.Future[None] | None = None
         self._write_paused = False
-        self._drain: asyncio.Future[None] | None = None
+        #: Senders waiting for the write buffer to drain (made when one does).
+        self._drain: Drain | None = None
         self._done: asyncio.Future[None] | None = None
         self._addresses: dict[Any, ConcreteAddress] = {}
         # The typed address last handed to a receiver and its sockaddr as
@@ -251,11 +253,8 @@ class DatagramBase(asyncio.DatagramProtocol):
         self._closing = True
         self._fast = False
         self._wake_closed()
-        drain = self._drain
-        if drain is not None:
-            self._drain = None
-            if not drain.done():
-                drain.set_result(None)
+        if self._drain is not None:
+            self._drain.release()
         self._holder.close()
         queue = self._queue
         while queue:
@@ -273,11 +272,8 @@ class DatagramBase(asyncio.DatagramProtocol):
         """Release senders waiting for the queue to drain."""
         self._write_paused = False
         self._refresh()
-        drain = self._drain
-        if drain is not None:
-            self._drain = None
-            if not drain.done():
-                drain.set_result(None)
+        if self._drain is not None:
+            self._drain.release()
 
     # -- receiving -------------------------------------------------------------
 

@@ -36,7 +36,7 @@ import os
 import socket
 import struct
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -374,7 +374,7 @@ async def stream_receive_message(
     # the end of stream) at once, refuses a second receiver, and catches bytes
     # the transport may still deliver in this loop iteration.
     try:
-        parked = cast("asyncio.Future[bytes]", stream.receive(max_bytes))
+        parked = stream._receive_future(max_bytes)
     except BaseException:
         if paused_here:
             transport.resume_reading()

@@ -138,7 +138,7 @@ async def serve_packets(
     listeners: list[Listener] = [adopt_listener(existing) for existing in socks]
     bound = await bind_listeners(parsed, backlog=backlog, options=options, mode=mode)
 
-    async def run_connection(conn: socket.socket) -> None:
+    async def run_connection(conn: socket.socket, _peername: Any) -> None:
         try:
             stream = PacketStream(conn)
         except BaseException:

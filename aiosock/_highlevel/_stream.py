@@ -37,6 +37,7 @@ from .._foundation._errors import (
 )
 from .._foundation._loop import current_loop_name, future_factory
 from .._foundation._optionsview import OptionsView
+from ._drain import Drain
 from ._drive import PARKED, SEND, THROW, UNDRIVEN
 from ._eager import CURRENT_TASKS
 
@@ -103,6 +104,7 @@ class Stream(asyncio.Protocol):
         "_lost_waiter",
         "_max_bytes",
         "_mode",
+        "_names",
         "_no_send",
         "_options_view",
         "_peer",
@@ -139,13 +141,17 @@ class Stream(asyncio.Protocol):
         self._max_bytes = DEFAULT_MAX_BYTES
         self._write_paused = False
         self._reading_paused = False
-        self._drain: asyncio.Future[None] | None = None
+        #: Senders waiting for the write buffer to drain (made when one does).
+        self._drain: Drain | None = None
         self._done: asyncio.Future[None] | None = None
         self._lost_waiter: asyncio.Future[None] | None = None
         self._half_close = half_close
         self._peer: ConcreteAddress | None = None
         self._local: ConcreteAddress | None = None
         self._sock: socket.socket | None = None
+        #: ``(family, sockname, peername)`` kept at connection_made where the
+        #: transport forgets them once the connection is lost (uvloop's).
+        self._names: tuple[int, Any, Any] | None = None
         self._urgent: Any = None
         self._options_view: Any = None
 
@@ -158,6 +164,8 @@ class Stream(asyncio.Protocol):
         done = self._loop.create_future()
         done.set_result(None)
         self._done = done
+        if type(transport).__module__ in _FORGETFUL:
+            self._names = _names_of(transport)
 
     def data_received(self, data: bytes) -> None:
         """Deliver ``data`` to a parked receiver, or buffer it."""
@@ -251,15 +259,8 @@ class Stream(asyncio.Protocol):
             self._error = exc
         self._eof = True
         self._wake_at_end()
-        drain = self._drain
-        if drain is not None:
-            self._drain = None
-            if not drain.done():
-                if self._error is not None:
-                    drain.set_exception(self._broken())
-                    _silence(drain)
-                else:
-                    drain.set_result(None)
+        if self._drain is not None:
+            self._drain.release(None if self._error is None else self._broken())
         lost = self._lost_waiter
         if lost is not None and not lost.done():
             lost.set_result(None)
@@ -275,11 +276,8 @@ class Stream(asyncio.Protocol):
     def resume_writing(self) -> None:
         """Release senders waiting for the write buffer to drain."""
         self._write_paused = False
-        drain = self._drain
-        if drain is not None:
-            self._drain = None
-            if not drain.done():
-                drain.set_result(None)
+        if self._drain is not None:
+            self._drain.release()
 
     # -- receiving -------------------------------------------------------------
 
@@ -391,7 +389,48 @@ class Stream(asyncio.Protocol):
         self._waiter = waiter
         self._mode = _RECEIVE
         self._max_bytes = max_bytes
+        if _CURRENT_TASKS.get(self._loop) is self._driver.task:
+            return waiter  # driven: the driver takes back what is not taken
+        return self._guarded(waiter)
+
+    def _receive_future(self, max_bytes: int) -> asyncio.Future[bytes]:
+        """:meth:`receive` as the future itself, never guarded.
+
+        For callers that give back what it got if they do not take it
+        (``_local.stream_receive_message``). (:meth:`receive` has these lines
+        written out rather than a call here: a call more per message.)
+        """
+        self._check_receive()
+        if self._chunks:
+            return self._ready(self._pop(max_bytes))
+        if self._eof:
+            if self._error is not None:
+                raise self._broken()
+            return self._ready(b"")
+        waiter: asyncio.Future[bytes] = self._create_future()
+        self._waiter = waiter
+        self._mode = _RECEIVE
+        self._max_bytes = max_bytes
         return waiter
+
+    @types.coroutine
+    def _guarded(self, waiter: asyncio.Future[bytes]) -> Generator[Any, Any, bytes]:
+        """Wait for ``waiter``; if the wait is given up after data came, keep the data.
+
+        A task cancelled (a timeout, say) between the moment ``data_received``
+        hands a receive its bytes and the moment the task runs again never sees
+        them: asyncio throws the cancellation in instead. Here they go back to
+        the front of the buffer, for the next receive. (A driven handler's
+        receives have this from their driver: ``_drive.Driver._reclaim``.)
+        """
+        try:
+            return (yield from waiter)
+        except BaseException:
+            if waiter.done() and not waiter.cancelled() and not waiter.exception():
+                data = waiter.result()
+                if data:
+                    self._unread(data)
+            raise
 
     def __aiter__(self) -> Stream:
         return self
@@ -407,7 +446,7 @@ class Stream(asyncio.Protocol):
             self._waiter = waiter
             self._mode = _ITERATE
             self._max_bytes = DEFAULT_MAX_BYTES
-            return waiter
+            return self._guarded(waiter)
         return self._anext_slow()
 
     def _anext_slow(self) -> Awaitable[bytes]:
@@ -422,10 +461,13 @@ class Stream(asyncio.Protocol):
         self._waiter = waiter
         self._mode = _ITERATE
         self._max_bytes = DEFAULT_MAX_BYTES
-        return waiter
+        return self._guarded(waiter)
 
     async def receive_exactly(self, n: int) -> bytes:
         """Receive exactly ``n`` bytes.
+
+        Cancelled (a timeout, say), or failing because the stream was closed or
+        broken, it puts what it had read back: the next receive gets it.
 
         Raises:
             IncompleteReadError: The stream ended first; ``.partial`` holds what came.
@@ -433,11 +475,18 @@ class Stream(asyncio.Protocol):
         if n < 0:
             raise ValueError(f"'n' must be at least 0 (got {n})")
         parts = bytearray()
-        while len(parts) < n:
-            data = await self.receive(n - len(parts))
-            if not data:
-                raise IncompleteReadError(bytes(parts), n)
-            parts += data
+        try:
+            while len(parts) < n:
+                data = await self.receive(n - len(parts))
+                if not data:
+                    break
+                parts += data
+        except BaseException:
+            if parts:
+                self._unread(bytes(parts))
+            raise
+        if len(parts) < n:
+            raise IncompleteReadError(bytes(parts), n)
         return bytes(parts)
 
     async def receive_until(
@@ -451,6 +500,9 @@ class Stream(asyncio.Protocol):
 
         Returns:
             The bytes read, ending with ``delimiter``.
+
+        Cancelled (a timeout, say), or failing because the stream was closed or
+        broken, it puts what it had read back: the next receive gets it.
 
         Raises:
             IncompleteReadError: The stream ended first; ``.partial`` holds what came.
@@ -479,7 +531,12 @@ class Stream(asyncio.Protocol):
                     f"no delimiter {delimiter!r} within max_bytes={max_bytes}"
                 )
             start = max(0, len(parts) - len(delimiter) + 1)
-            data = await self.receive()
+            try:
+                data = await self.receive()
+            except BaseException:
+                if parts:
+                    self._unread(bytes(parts))
+                raise
             if not data:
                 raise IncompleteReadError(bytes(parts), None)
             parts += data
@@ -523,11 +580,11 @@ class Stream(asyncio.Protocol):
         return BrokenResourceError("the connection is closed")
 
     def _drain_waiter(self) -> asyncio.Future[None]:
+        """A future of the caller's own, done when the write buffer drains."""
         drain = self._drain
-        if drain is None or drain.done():
-            # (done: a cancelled sender cancelled the shared future)
-            drain = self._drain = self._loop.create_future()
-        return drain
+        if drain is None:
+            drain = self._drain = Drain()
+        return drain.wait(self._loop.create_future())
 
     def send_eof(self) -> Awaitable[None]:
         """Half-close: tell the peer no more data will come (the manual's ``shutdown``).
@@ -728,21 +785,26 @@ class Stream(asyncio.Protocol):
     @property
     def family(self) -> int:
         """The socket's address family (``AF_INET``, ``AF_INET6``, ``AF_UNIX``)."""
+        if self._names is not None:
+            return self._names[0]
         raw = self.get_extra_info("socket")
         return int(raw.family) if raw is not None else 0
 
     @property
     def local_address(self) -> ConcreteAddress:
-        """The typed address of this end."""
+        """The typed address of this end (kept after the connection ends)."""
         if self._local is None:
-            self._local = from_sockaddr(self.family, self.get_extra_info("sockname"))
+            names = self._names
+            local = self.get_extra_info("sockname") if names is None else names[1]
+            self._local = from_sockaddr(self.family, local)
         return self._local
 
     @property
     def peer_address(self) -> ConcreteAddress:
-        """The typed address of the other end."""
+        """The typed address of the other end (kept after the connection ends)."""
         if self._peer is None:
-            peer = self.get_extra_info("peername")
+            names = self._names
+            peer = self.get_extra_info("peername") if names is None else names[2]
             self._peer = from_sockaddr(self.family, "" if peer is None else peer)
         return self._peer
 
@@ -869,7 +931,34 @@ def _served_anext(self: Stream) -> Generator[Any, Any, bytes]:
                 if self._waiter is PARKED:
                     self._waiter = None
                 raise
-    return (yield from Stream.__anext__(self).__await__())
+    return (yield from _steps(Stream.__anext__(self)))
+
+
+#: Modules of transports that forget the socket's names when the connection is
+#: lost (uvloop's: its socket object then has no descriptor). The default loop's
+#: transports read both names when they are made, and keep them.
+_FORGETFUL: Final = frozenset({"uvloop.loop"})
+
+
+def _names_of(transport: asyncio.BaseTransport) -> tuple[int, Any, Any] | None:
+    """``(family, sockname, peername)`` of a transport's socket, while it has one."""
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return None
+    try:
+        return (int(sock.family), sock.getsockname(), sock.getpeername())
+    except OSError:
+        return None  # reset already: as the transport would say
+
+
+def _steps(awaitable: Any) -> Generator[Any, Any, bytes]:
+    """The iterator an ``await`` of a receive runs: a future's, or its generator."""
+    steps: Generator[Any, Any, bytes] = (
+        awaitable
+        if isinstance(awaitable, types.GeneratorType)
+        else awaitable.__await__()
+    )
+    return steps
 
 
 def _served(base: type[Stream]) -> type[Stream]:
