@@ -6,9 +6,14 @@ record per line.
 
 Standard input goes to the socket and the socket to standard output; at the end
 of standard input the socket is half-closed (``send_eof``), and the command ends
-when the peer ends its side. Standard input and output are read and written in
-the loop's executor, so files, pipes and terminals all work and a slow terminal
-never blocks the loop.
+when the peer ends its side. Standard input and output are read and written by
+daemon threads (``_stdio``), so files, pipes and terminals all work, a slow
+terminal never blocks the loop, and the command ends as soon as the connection
+is broken (or on SIGINT) whatever standard input is doing.
+
+``--timeout`` bounds the wait for the peer: the connection's set-up for
+``connect``, the wait for a connection for ``listen``; an established session
+may last as long as it likes.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -27,13 +31,13 @@ from .._foundation._loop import run
 from .._highlevel._api import connect, serve
 from ._netcat_dgram import DEFAULT_IDLE, connect_datagram, listen_datagram
 from ._netcat_packets import connect_packet_endpoint, listen_packet_endpoint
+from ._netcat_report import connect_timed_out, fail, no_peer
+from ._stdio import InputReader, OutputWriter
 
 if TYPE_CHECKING:
     from .._highlevel._stream import Stream
 
 __all__ = ["pump", "register_connect", "register_listen"]
-
-_CHUNK = 65536
 
 
 async def pump(stream: Stream, stdin_fd: int = 0, stdout_fd: int = 1) -> None:
@@ -41,31 +45,37 @@ async def pump(stream: Stream, stdin_fd: int = 0, stdout_fd: int = 1) -> None:
 
     The command ends when both directions have ended: the peer's data at its
     end of stream, ours at the end of standard input (or when the peer is gone).
+
+    Raises:
+        BrokenResourceError: The connection broke while data was coming in.
+        OSError: Reading standard input or writing standard output failed.
     """
-    loop = asyncio.get_running_loop()
+    reader = InputReader(stdin_fd)
+    writer = OutputWriter(stdout_fd)
 
     async def upstream() -> None:
-        while data := await loop.run_in_executor(None, os.read, stdin_fd, _CHUNK):
+        while data := await reader.read():
             await stream.send(data)
         await stream.send_eof()
 
     async def downstream() -> None:
         async for chunk in stream:
-            view = memoryview(chunk)
-            while view:
-                written = await loop.run_in_executor(None, os.write, stdout_fd, view)
-                view = view[written:]
+            await writer.write(chunk)
 
-    sending = asyncio.ensure_future(upstream())
     try:
-        await downstream()
-    except BaseException:
-        sending.cancel()
-        raise
-    # The peer ended its side; it may still read ours (half-close), so finish
-    # sending unless the connection is gone altogether.
-    with contextlib.suppress(BrokenResourceError):
-        await sending
+        sending = asyncio.ensure_future(upstream())
+        try:
+            await downstream()
+        except BaseException:
+            sending.cancel()
+            raise
+        # The peer ended its side; it may still read ours (half-close), so finish
+        # sending unless the connection is gone altogether.
+        with contextlib.suppress(BrokenResourceError):
+            await sending
+    finally:
+        reader.close()
+        writer.close()
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -77,7 +87,12 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "one datagram per line); or unixpacket:PATH (one record per line)",
     )
     parser.add_argument(
-        "--timeout", type=float, default=None, help="seconds to wait for the peer"
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds to wait for the peer: connect, to set up the connection; "
+        "listen, for a connection (or the first datagram); the session itself "
+        "may last as long as it likes",
     )
     parser.add_argument(
         "--idle",
@@ -117,11 +132,6 @@ def register_listen(
     parser.set_defaults(func=_run_listen)
 
 
-def _fail(message: str) -> int:
-    print(f"aiosock: {message}", file=sys.stderr)
-    return 1
-
-
 def _is_datagram(text: str) -> bool:
     try:
         return parse_endpoint(text).style is Style.DATAGRAM
@@ -136,18 +146,23 @@ def _run_connect(args: argparse.Namespace) -> int:
         try:
             connect_datagram(args)
         except (AiosockError, OSError) as exc:
-            return _fail(f"connect {args.endpoint}: {exc}")
+            return fail("connect", args.endpoint, exc)
         return 0
 
     async def main() -> None:
-        stream = await connect(args.endpoint, timeout=args.timeout)
+        try:
+            stream = await connect(args.endpoint, timeout=args.timeout)
+        except TimeoutError as exc:
+            if str(exc):
+                raise  # a timeout with its own story (ETIMEDOUT from the kernel)
+            raise connect_timed_out(args.timeout) from None
         async with stream:
             await pump(stream)
 
     try:
         run(main(), loop=args.loop)
     except (AiosockError, OSError) as exc:
-        return _fail(f"connect {args.endpoint}: {exc}")
+        return fail("connect", args.endpoint, exc)
     return 0
 
 
@@ -158,16 +173,25 @@ def _run_listen(args: argparse.Namespace) -> int:
         try:
             listen_datagram(args)
         except (AiosockError, OSError) as exc:
-            return _fail(f"listen {args.endpoint}: {exc}")
+            return fail("listen", args.endpoint, exc)
         return 0
 
     async def main() -> None:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        accepted: asyncio.Future[None] = loop.create_future()
+        done: asyncio.Future[None] = loop.create_future()
 
         async def handler(stream: Stream) -> None:
             server.close()  # one connection, as netcat -l
+            if accepted.done():
+                return  # a second connection accepted before the close, or too late
+            accepted.set_result(None)
             try:
                 await pump(stream)
+            except (AiosockError, OSError) as exc:
+                # Reported by the command (exit status 1), as connect does.
+                if not done.done():
+                    done.set_exception(exc)
             finally:
                 if not done.done():
                     done.set_result(None)
@@ -176,14 +200,22 @@ def _run_listen(args: argparse.Namespace) -> int:
         for endpoint in server.endpoints:
             print(f"listening on {endpoint}", file=sys.stderr, flush=True)
         try:
-            async with asyncio.timeout(args.timeout):
-                await done
+            # --timeout bounds the wait for the peer, not the session.
+            try:
+                async with asyncio.timeout(args.timeout):
+                    await accepted
+            except TimeoutError:
+                raise no_peer(args.timeout) from None
+            await done
         finally:
-            # Let the handler close its stream (flushing what it sent).
-            await server.aclose(grace=30)
+            # Once the session is over, let the handler close its stream
+            # (flushing what it sent); on SIGINT or a timeout, do not wait
+            # (``done`` is cancelled then, with the wait for it).
+            over = done.done() and not done.cancelled()
+            await server.aclose(grace=30 if over else 0)
 
     try:
         run(main(), loop=args.loop)
     except (AiosockError, OSError) as exc:
-        return _fail(f"listen {args.endpoint}: {exc}")
+        return fail("listen", args.endpoint, exc)
     return 0

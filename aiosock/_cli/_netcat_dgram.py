@@ -6,12 +6,17 @@ followed by a newline. ``connect`` sends to the endpoint; ``listen`` binds it an
 sends its lines to whoever sent the last datagram (lines typed before anyone
 has written wait for the first sender). Both end when standard input has ended,
 every line has gone out, and no datagram has arrived for ``--idle`` seconds.
+
+``--timeout`` bounds setting the socket up (resolution included) for
+``connect``, and the wait for the first datagram for ``listen``; neither limits
+the session. Standard input and output are served by daemon threads
+(``_stdio``), so the command ends at once on an error or SIGINT, whatever
+standard input is doing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +24,12 @@ from .._foundation._concepts import Style
 from .._foundation._endpoints import Endpoint
 from .._foundation._loop import run
 from .._highlevel._datagram_api import open_datagram
+from ._netcat_report import connect_timed_out, no_peer
+from ._stdio import InputReader, OutputWriter
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Coroutine
+    from collections.abc import AsyncIterator, Coroutine
 
     from .._foundation._addresses import ConcreteAddress
     from .._highlevel._datagram import DatagramSocket
@@ -31,40 +38,17 @@ __all__ = ["DEFAULT_IDLE", "connect_datagram", "listen_datagram"]
 
 #: Seconds without a datagram, after the end of input, before the command ends.
 DEFAULT_IDLE = 1.0
-_CHUNK = 65536
 
 
-async def _lines(stdin_fd: int) -> asyncio.Queue[bytes | None]:
-    """Return a queue fed with standard input's lines, then ``None`` at its end."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-
-    async def read() -> None:
-        pending = b""
-        while data := await loop.run_in_executor(None, os.read, stdin_fd, _CHUNK):
-            pending += data
-            *complete, pending = pending.split(b"\n")
-            for line in complete:
-                queue.put_nowait(line)
-        if pending:
-            queue.put_nowait(pending)
-        queue.put_nowait(None)
-
-    task = loop.create_task(read())
-    _keep.add(task)
-    task.add_done_callback(_keep.discard)
-    return queue
-
-
-_keep: set[asyncio.Task[None]] = set()
-
-
-async def _write(stdout_fd: int, data: bytes) -> None:
-    loop = asyncio.get_running_loop()
-    view = memoryview(data + b"\n")
-    while view:
-        written = await loop.run_in_executor(None, os.write, stdout_fd, view)
-        view = view[written:]
+async def _lines(reader: InputReader) -> AsyncIterator[bytes]:
+    """Yield standard input's lines (without their newlines), read as needed."""
+    pending = b""
+    while data := await reader.read():
+        *complete, pending = (pending + data).split(b"\n")
+        for line in complete:
+            yield line
+    if pending:
+        yield pending
 
 
 class _Peer:
@@ -82,13 +66,25 @@ class _Peer:
 
 
 async def _run(
-    sock: DatagramSocket, peer: _Peer, idle: float, stdin_fd: int, stdout_fd: int
+    sock: DatagramSocket,
+    peer: _Peer,
+    idle: float,
+    stdin_fd: int,
+    stdout_fd: int,
+    first_within: float | None = None,
 ) -> None:
-    queue = await _lines(stdin_fd)
+    """Send input lines as datagrams and write datagrams as lines until quiet.
+
+    With ``first_within``, fail (``TimeoutError``) when no datagram has come
+    within that many seconds.
+    """
+    reader = InputReader(stdin_fd)
+    writer = OutputWriter(stdout_fd)
     activity = asyncio.Event()
+    arrived = asyncio.Event()
 
     async def upstream() -> None:
-        while (line := await queue.get()) is not None:
+        async for line in _lines(reader):
             await peer.known.wait()
             assert peer.address is not None
             await sock.send_to(line, peer.address)
@@ -97,32 +93,57 @@ async def _run(
         while True:
             data, address = await sock.receive_from()
             activity.set()
+            arrived.set()
             if sock.remote_address is None:
                 peer.update(address)
-            await _write(stdout_fd, data)
+            await writer.write(data + b"\n")
 
-    async with asyncio.TaskGroup() as group:
-        receiving = group.create_task(downstream())
-        await upstream()
-        # Input is done and sent: wait for replies until the line goes quiet.
-        while True:
-            activity.clear()
-            try:
-                async with asyncio.timeout(idle):
-                    await activity.wait()
-            except TimeoutError:
-                break
-        receiving.cancel()
+    async def first_datagram() -> None:
+        try:
+            async with asyncio.timeout(first_within):
+                await arrived.wait()
+        except TimeoutError:
+            raise no_peer(first_within, "datagram") from None
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            receiving = group.create_task(downstream())
+            watching = None
+            if first_within is not None:
+                watching = group.create_task(first_datagram())
+            await upstream()
+            # Input is done and sent: wait for replies until the line goes quiet.
+            while True:
+                activity.clear()
+                try:
+                    async with asyncio.timeout(idle):
+                        await activity.wait()
+                except TimeoutError:
+                    break
+            receiving.cancel()
+            if watching is not None:
+                watching.cancel()
+    except BaseExceptionGroup as errors:
+        # Report the first failure (a refused datagram, a timeout) as itself.
+        raise errors.exceptions[0] from None
+    finally:
+        reader.close()
+        writer.close()
 
 
 def connect_datagram(args: argparse.Namespace, stdin_fd: int = 0) -> None:
     """``aiosock connect udp://…|unixgram:…``: lines to the endpoint, replies out."""
 
     async def main() -> None:
-        async with asyncio.timeout(args.timeout):
-            sock = await open_datagram(remote=args.endpoint)
-            async with sock:
-                await _run(sock, _Peer(sock.remote_address), args.idle, stdin_fd, 1)
+        try:
+            async with asyncio.timeout(args.timeout):
+                sock = await open_datagram(remote=args.endpoint)
+        except TimeoutError as exc:
+            if str(exc):
+                raise
+            raise connect_timed_out(args.timeout) from None
+        async with sock:
+            await _run(sock, _Peer(sock.remote_address), args.idle, stdin_fd, 1)
 
     _run_loop(main(), args)
 
@@ -131,13 +152,14 @@ def listen_datagram(args: argparse.Namespace, stdin_fd: int = 0) -> None:
     """``aiosock listen udp://…|unixgram:…``: print datagrams, reply to the last."""
 
     async def main() -> None:
-        async with asyncio.timeout(args.timeout):
-            sock = await open_datagram(args.endpoint)
-            async with sock:
-                address = sock.local_address
-                bound = Endpoint(Style.DATAGRAM, address.namespace, address)
-                print(f"listening on {bound}", file=sys.stderr, flush=True)
-                await _run(sock, _Peer(None), args.idle, stdin_fd, 1)
+        sock = await open_datagram(args.endpoint)
+        async with sock:
+            address = sock.local_address
+            bound = Endpoint(Style.DATAGRAM, address.namespace, address)
+            print(f"listening on {bound}", file=sys.stderr, flush=True)
+            await _run(
+                sock, _Peer(None), args.idle, stdin_fd, 1, first_within=args.timeout
+            )
 
     _run_loop(main(), args)
 

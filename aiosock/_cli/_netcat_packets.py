@@ -4,20 +4,22 @@ One record per line: each line of standard input (without its newline) is sent
 as one record, and each record received is written to standard output followed
 by a newline. Empty lines are skipped (a record cannot be empty). At the end of
 standard input the sending side is shut down (``send_eof``); the command ends
-when the peer has ended its side too, as for streams.
+when the peer has ended its side too, as for streams. Standard input and output
+are served by daemon threads, as for streams (``_stdio``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sys
 from typing import TYPE_CHECKING
 
 from .._foundation._errors import AiosockError, BrokenResourceError
 from .._foundation._loop import run
 from .._highlevel._packet_api import connect_packets, serve_packets
+from ._netcat_report import connect_timed_out, fail, no_peer
+from ._stdio import InputReader, OutputWriter
 
 if TYPE_CHECKING:
     import argparse
@@ -25,8 +27,6 @@ if TYPE_CHECKING:
     from .._highlevel._packets import PacketStream
 
 __all__ = ["connect_packet_endpoint", "listen_packet_endpoint", "pump_records"]
-
-_CHUNK = 65536
 
 
 async def pump_records(
@@ -36,12 +36,17 @@ async def pump_records(
 
     Ends when both directions have ended: the peer's at its end of stream, ours
     at the end of standard input (or when the peer is gone).
+
+    Raises:
+        BrokenResourceError: The connection broke while records were coming in.
+        OSError: Reading standard input or writing standard output failed.
     """
-    loop = asyncio.get_running_loop()
+    reader = InputReader(stdin_fd)
+    writer = OutputWriter(stdout_fd)
 
     async def upstream() -> None:
         pending = b""
-        while data := await loop.run_in_executor(None, os.read, stdin_fd, _CHUNK):
+        while data := await reader.read():
             *lines, pending = (pending + data).split(b"\n")
             for line in lines:
                 if line:
@@ -52,51 +57,63 @@ async def pump_records(
 
     async def downstream() -> None:
         async for record in stream:
-            view = memoryview(record + b"\n")
-            while view:
-                written = await loop.run_in_executor(None, os.write, stdout_fd, view)
-                view = view[written:]
+            await writer.write(record + b"\n")
 
-    sending = asyncio.ensure_future(upstream())
     try:
-        await downstream()
-    except BaseException:
-        sending.cancel()
-        raise
-    with contextlib.suppress(BrokenResourceError):
-        await sending
-
-
-def _fail(message: str) -> int:
-    print(f"aiosock: {message}", file=sys.stderr)
-    return 1
+        sending = asyncio.ensure_future(upstream())
+        try:
+            await downstream()
+        except BaseException:
+            sending.cancel()
+            raise
+        with contextlib.suppress(BrokenResourceError):
+            await sending
+    finally:
+        reader.close()
+        writer.close()
 
 
 def connect_packet_endpoint(args: argparse.Namespace) -> int:
     """Run ``aiosock connect`` for a ``unixpacket:`` endpoint."""
 
     async def main() -> None:
-        stream = await connect_packets(args.endpoint, timeout=args.timeout)
+        try:
+            stream = await connect_packets(args.endpoint, timeout=args.timeout)
+        except TimeoutError as exc:
+            if str(exc):
+                raise
+            raise connect_timed_out(args.timeout) from None
         async with stream:
             await pump_records(stream)
 
     try:
         run(main(), loop=args.loop)
     except (AiosockError, OSError) as exc:
-        return _fail(f"connect {args.endpoint}: {exc}")
+        return fail("connect", args.endpoint, exc)
     return 0
 
 
 def listen_packet_endpoint(args: argparse.Namespace) -> int:
-    """Run ``aiosock listen`` for a ``unixpacket:`` endpoint (one connection)."""
+    """Run ``aiosock listen`` for a ``unixpacket:`` endpoint (one connection).
+
+    ``--timeout`` bounds the wait for the connection, not the session.
+    """
 
     async def main() -> None:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        accepted: asyncio.Future[None] = loop.create_future()
+        done: asyncio.Future[None] = loop.create_future()
 
         async def handler(stream: PacketStream) -> None:
             server.close()  # one connection, as netcat -l
+            if accepted.done():
+                return
+            accepted.set_result(None)
             try:
                 await pump_records(stream)
+            except (AiosockError, OSError) as exc:
+                if not done.done():
+                    done.set_exception(exc)
             finally:
                 if not done.done():
                     done.set_result(None)
@@ -105,13 +122,21 @@ def listen_packet_endpoint(args: argparse.Namespace) -> int:
         for endpoint in server.endpoints:
             print(f"listening on {endpoint}", file=sys.stderr, flush=True)
         try:
-            async with asyncio.timeout(args.timeout):
-                await done
+            try:
+                async with asyncio.timeout(args.timeout):
+                    await accepted
+            except TimeoutError:
+                raise no_peer(args.timeout) from None
+            await done
         finally:
-            await server.aclose(grace=30)
+            # Once the session is over, let the handler close its stream
+            # (flushing what it sent); on SIGINT or a timeout, do not wait
+            # (``done`` is cancelled then, with the wait for it).
+            over = done.done() and not done.cancelled()
+            await server.aclose(grace=30 if over else 0)
 
     try:
         run(main(), loop=args.loop)
     except (AiosockError, OSError) as exc:
-        return _fail(f"listen {args.endpoint}: {exc}")
+        return fail("listen", args.endpoint, exc)
     return 0
