@@ -189,6 +189,15 @@ async def test_unresolvable_host_is_resolution_error() -> None:
     assert isinstance(info.value, aiosock.AddressError)
 
 
+async def test_resolution_error_names_the_endpoint_as_written() -> None:
+    """An unknown service is reported in the caller's spelling (tcp://, not tcp4://)."""
+    with pytest.raises(aiosock.ResolutionError) as info:
+        await aiosock.connect("tcp://127.0.0.1:nosuchservice", timeout=10)
+    assert info.value.text == "tcp://127.0.0.1:nosuchservice"
+    assert "'tcp://127.0.0.1:nosuchservice'" in str(info.value)
+    assert info.value.errno is not None  # the resolver's, kept
+
+
 async def test_connect_accepts_typed_values() -> None:
     """connect() takes Endpoints, addresses and (host, port) tuples alike."""
     async with echo_server("tcp://127.0.0.1:0") as server:

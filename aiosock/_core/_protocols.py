@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._foundation._concepts import Style
 from .._foundation._endpoints import Endpoint, EndpointLike, as_endpoint
+from .._foundation._errors import ResolutionError
 from .._foundation._loop import current_loop_name
 from ._buffers import shared_buffer, shared_mapping
 from ._connect import DEFAULT_HAPPY_EYEBALLS_DELAY, open_connected_socket
@@ -449,12 +450,20 @@ async def open_transport(
     if server_hostname is None:
         server_hostname = server_hostname_for(target, ssl)
     async with asyncio.timeout(timeout):
-        sock = await open_connected_socket(
-            target,
-            local=bind_to,
-            options=options,
-            happy_eyeballs_delay=happy_eyeballs_delay,
-        )
+        try:
+            sock = await open_connected_socket(
+                target,
+                local=bind_to,
+                options=options,
+                happy_eyeballs_delay=happy_eyeballs_delay,
+            )
+        except ResolutionError as exc:
+            if isinstance(endpoint, str) and exc.text == str(target) != endpoint:
+                # Named as the caller wrote it (``tcp://``, not the ``tcp4://``
+                # its IPv4 address makes of it).
+                renamed = ResolutionError(exc.reason, text=endpoint, errno_=exc.errno)
+                raise renamed from exc.__cause__
+            raise
         try:
             return await make_transport(
                 sock,
