@@ -353,11 +353,26 @@ async def test_two_receivers_are_refused(
     """A second task receiving while one waits gets BusyResourceError."""
     a, b = pair
     first = asyncio.ensure_future(b.receive())
+    await asyncio.sleep(0)  # its first step: it is the receiver from now on
     with pytest.raises(aiosock.BusyResourceError):
         await b.receive()
     await a.send(b"x")
     async with asyncio.timeout(5):
         assert await first == b"x"
+
+
+async def test_a_receive_cancelled_before_it_ran_leaves_no_receiver(
+    pair: tuple[aiosock.Stream, aiosock.Stream],
+) -> None:
+    """A receive task cancelled before its first step does not hold the stream."""
+    a, b = pair
+    never = asyncio.ensure_future(b.receive())
+    never.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await never
+    await a.send(b"x")
+    async with asyncio.timeout(5):
+        assert await b.receive() == b"x"
 
 
 # -- closing -----------------------------------------------------------------------

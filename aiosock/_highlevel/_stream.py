@@ -384,14 +384,18 @@ class Stream(asyncio.Protocol):
             if self._error is not None:
                 raise self._broken()
             return self._ready(b"")
-        create = self._create_future  # (see __anext__)
+        if _CURRENT_TASKS.get(self._loop) is not self._driver.task:
+            return self._wait(_RECEIVE, max_bytes)
+        # Driven (_drive.py): a future, which the driver takes back if the
+        # handler does not take its data.
+        # (The factory is read, then called: ``self._create_future()`` would be
+        # a method look-up, which Python 3.11 does not cache for a slot.)
+        create = self._create_future
         waiter: asyncio.Future[bytes] = create()
         self._waiter = waiter
         self._mode = _RECEIVE
         self._max_bytes = max_bytes
-        if _CURRENT_TASKS.get(self._loop) is self._driver.task:
-            return waiter  # driven: the driver takes back what is not taken
-        return self._guarded(waiter)
+        return waiter
 
     def _receive_future(self, max_bytes: int) -> asyncio.Future[bytes]:
         """:meth:`receive` as the future itself, never guarded.
@@ -414,15 +418,32 @@ class Stream(asyncio.Protocol):
         return waiter
 
     @types.coroutine
-    def _guarded(self, waiter: asyncio.Future[bytes]) -> Generator[Any, Any, bytes]:
-        """Wait for ``waiter``; if the wait is given up after data came, keep the data.
+    def _wait(self, mode: int, max_bytes: int) -> Generator[Any, Any, bytes]:
+        """Receive, waiting for data; if the wait is given up, lose nothing.
 
-        A task cancelled (a timeout, say) between the moment ``data_received``
-        hands a receive its bytes and the moment the task runs again never sees
-        them: asyncio throws the cancellation in instead. Here they go back to
+        A generator, and it registers the receive at its first step, not at
+        the call: a task cancelled before it ever ran (``ensure_future(
+        stream.receive())`` cancelled at once) leaves no receive behind. A
+        task cancelled (a timeout, say) between the moment ``data_received``
+        hands the receive its bytes and the moment the task runs again never
+        sees them (asyncio throws the cancellation in instead): they go back to
         the front of the buffer, for the next receive. (A driven handler's
-        receives have this from their driver: ``_drive.Driver._reclaim``.)
+        receives are futures, which its driver takes back:
+        ``_drive.Driver._reclaim``.)
         """
+        self._check_receive()  # (again: this is later than the call)
+        if self._chunks:
+            return self._pop(max_bytes)
+        if self._eof:
+            if self._error is not None:
+                raise self._broken()
+            if mode == _ITERATE:
+                raise StopAsyncIteration
+            return b""
+        waiter: asyncio.Future[bytes] = self._create_future()
+        self._waiter = waiter
+        self._mode = mode
+        self._max_bytes = max_bytes
         try:
             return (yield from waiter)
         except BaseException:
@@ -438,15 +459,7 @@ class Stream(asyncio.Protocol):
     def __anext__(self) -> Awaitable[bytes]:
         """Return the next chunk; stop at end of stream."""
         if not (self._closing or self._chunks or self._eof or self._waiter):
-            # The common case, kept to a handful of attribute stores. (The
-            # factory is read, then called: ``self._create_future()`` would be
-            # a method look-up, which Python 3.11 does not cache for a slot.)
-            create = self._create_future
-            waiter: asyncio.Future[bytes] = create()
-            self._waiter = waiter
-            self._mode = _ITERATE
-            self._max_bytes = DEFAULT_MAX_BYTES
-            return self._guarded(waiter)
+            return self._wait(_ITERATE, DEFAULT_MAX_BYTES)  # the common case
         return self._anext_slow()
 
     def _anext_slow(self) -> Awaitable[bytes]:
@@ -457,11 +470,7 @@ class Stream(asyncio.Protocol):
             if self._error is not None:
                 raise self._broken()
             raise StopAsyncIteration
-        waiter: asyncio.Future[bytes] = self._create_future()
-        self._waiter = waiter
-        self._mode = _ITERATE
-        self._max_bytes = DEFAULT_MAX_BYTES
-        return self._guarded(waiter)
+        return self._wait(_ITERATE, DEFAULT_MAX_BYTES)
 
     async def receive_exactly(self, n: int) -> bytes:
         """Receive exactly ``n`` bytes.
