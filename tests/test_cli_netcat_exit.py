@@ -517,3 +517,22 @@ def test_refused_datagram_is_reported_without_a_traceback(loop: str) -> None:
     assert "Traceback" not in err
     assert err.startswith(f"aiosock: connect {endpoint}: "), err
     assert "refused" in err.lower()
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [("listen", "--timeout"), ("connect", "--timeout"), ("listen", "--idle")],
+)
+def test_negative_seconds_are_refused(command: str, option: str) -> None:
+    """A negative --timeout or --idle is a usage error naming the option."""
+    result = subprocess.run(
+        _aiosock(command, option, "-1", "tcp://127.0.0.1:9"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    err = result.stderr.decode()
+    assert result.returncode == 2, err
+    assert f"argument {option}: expected seconds >= 0, got -1" in err
+    assert "Traceback" not in err

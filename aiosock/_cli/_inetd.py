@@ -21,24 +21,11 @@ from ..inetd import DEFAULT_CONFIG, InetdConfig, load_inetd_conf, parse_inetd_co
 from ..inetd._checks import check_entries
 from ..inetd._load import netdb_lookup
 from ..inetd._runner import run_inetd
+from ._args import positive, seconds
 
 __all__ = ["register"]
 
 _SYSLOG = "/dev/log"
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text}")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -74,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--rate",
         "-R",
-        type=_positive,
+        type=positive,
         default=256,
         metavar="N",
         help="the .max of program lines that give none: servers a minute "
@@ -82,7 +69,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--retry-time",
-        type=_seconds,
+        type=seconds,
         default=600.0,
         metavar="SECONDS",
         help="how long a service past its .max stays disabled, and how often a "
@@ -91,14 +78,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--backlog",
         "-q",
-        type=_positive,
+        type=positive,
         default=511,
         metavar="N",
         help="the listen() backlog of stream services (default 511)",
     )
     parser.add_argument(
         "--grace",
-        type=_seconds,
+        type=seconds,
         default=0.0,
         metavar="SECONDS",
         help="at SIGTERM, how long in-process handlers may finish (default 0)",

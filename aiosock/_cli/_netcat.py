@@ -29,6 +29,7 @@ from .._foundation._endpoints import parse_endpoint
 from .._foundation._errors import AiosockError, BrokenResourceError
 from .._foundation._loop import run
 from .._highlevel._api import connect, serve
+from ._args import seconds
 from ._netcat_dgram import DEFAULT_IDLE, connect_datagram, listen_datagram
 from ._netcat_packets import connect_packet_endpoint, listen_packet_endpoint
 from ._netcat_report import connect_timed_out, fail, no_peer
@@ -88,7 +89,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=seconds,
         default=None,
         help="seconds to wait for the peer: connect, to set up the connection; "
         "listen, for a connection (or the first datagram); the session itself "
@@ -96,7 +97,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--idle",
-        type=float,
+        type=seconds,
         default=DEFAULT_IDLE,
         help="datagram endpoints: after the end of input, stop once no datagram "
         f"has come for this many seconds (default {DEFAULT_IDLE:g})",
