@@ -79,27 +79,35 @@ def python_build() -> str:
     without profile-guided and link-time optimisation (pyenv's default build)
     ran aiosock's stream path about 20% slower here than a build with them
     (Debian's), while the C of uvloop and the kernel stay as fast. The
-    configure options are those the build recorded; some distributions
-    record those of another variant than the executable's.
+    optimisation options are those ``sysconfig`` records, which not every
+    distribution keeps: Debian builds with both and leaves them out.
     """
+    base = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
     config = str(sysconfig.get_config_var("CONFIG_ARGS") or "")
     flags = " ".join(
         str(sysconfig.get_config_var(name) or "")
         for name in ("PY_CFLAGS", "PY_CFLAGS_NODIST", "PY_LDFLAGS_NODIST")
     )
-    pgo = "--enable-optimizations" in config or "-fprofile-use" in flags
-    lto = "--with-lto" in config or "-flto" in flags
-    shared = _libpython_shared()
+    recorded = [
+        name
+        for name, on in (
+            ("PGO", "--enable-optimizations" in config or "-fprofile-use" in flags),
+            ("LTO", "--with-lto" in config or "-flto" in flags),
+        )
+        if on
+    ]
     linked = {
         True: "libpython shared",
         False: "libpython built in",
         None: "libpython: unknown",
-    }[shared]
-    recorded = ", ".join(
-        name if on else f"no {name}"
-        for name, on in (("--enable-optimizations", pgo), ("--with-lto", lto))
+    }[_libpython_shared()]
+    options = (
+        f"sysconfig records {' and '.join(recorded)}"
+        if recorded
+        else "sysconfig records neither PGO nor LTO (some distributions, "
+        "Debian's among them, build with both and do not record them)"
     )
-    return f"{sys.executable}; {linked}; configure as recorded: {recorded}"
+    return f"{base}; {linked}; {options}"
 
 
 def describe() -> dict[str, Any]:

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from benchmarks import report
+from benchmarks.machine import python_text
 
 INTRO = """\
 How fast is aiosock next to what you would pick instead? This page shows the
@@ -67,6 +68,19 @@ How it measures
   ``MALLOC_MMAP_THRESHOLD_=131072`` holding the threshold at its initial value
   (the rows "glibc mmap per read"). aiosock and uvloop read into buffers they
   keep, so this does not touch them.
+- The interpreter's build counts: the Python code of every server (aiosock's,
+  asyncio's streams, the peers') runs slower on a CPython built as a shared
+  ``libpython`` without profile-guided and link-time optimisation (pyenv's
+  default build) than on one built with them (Debian's ``python3``, as its
+  changelog says; python.org's and the official container images are built
+  so too), while uvloop's C and the kernel do not change. In two focused runs
+  here (2026-11-27 02:20 and 02:33, one commit), aiosock's ``Stream`` server
+  on uvloop used 2-13% less user time per message on Debian's Python 3.11
+  than on pyenv's 3.11.7, asyncio's streams 5-20% less, the bare uvloop
+  server about the same; the stream's per-message Python path alone ran 19%
+  faster (a loop of ``data_received`` calls). The *Python* line above names
+  the interpreter; ``python -m benchmarks`` runs (and makes its venv with) the
+  one it was started with.
 - The load generator is not the bottleneck when the C server outruns every
   Python server: each workload says whether it did, in every round. On
   loopback the kernel's TCP work is most of a message's cost and the generator
@@ -273,6 +287,11 @@ def goals_section(results: dict[str, Any], focused: dict[str, Any] | None) -> li
             # (where the run wrote its files is of no use to a reader)
             command = re.sub(r" --out \S+", "", command)
             text.append(f"``{command}``\n")
+        text.append(
+            "Interpreters: the published run on "
+            f"{python_text(results['machine'])}; the focused run on "
+            f"{python_text(focused['machine'])}.\n"
+        )
     heads.append("goal met (median)")
     body = []
     for goal, name in keys:
