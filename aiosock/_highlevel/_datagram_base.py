@@ -19,6 +19,7 @@ import asyncio
 import collections
 import operator
 import socket
+import types
 from typing import TYPE_CHECKING, Any, Final, Self
 
 from .._core._dgram import send_error
@@ -34,7 +35,7 @@ from ._destinations import Destinations
 from ._local import close_fds
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Generator
 
     from .._core._listeners import Listener
     from .._foundation._endpoints import Endpoint
@@ -374,7 +375,7 @@ class DatagramBase(asyncio.DatagramProtocol):
             if extra is not None:
                 close_fds(extra[0])  # not asked for
             return self._ready((data, self._address_of(addr)))
-        return self._park(True)
+        return self._wait(True)
 
     def receive(self) -> Awaitable[bytes]:
         """Receive one datagram (typically on a connected socket).
@@ -386,7 +387,39 @@ class DatagramBase(asyncio.DatagramProtocol):
             if extra is not None:
                 close_fds(extra[0])  # not asked for
             return self._ready(data)
-        return self._park(False)
+        return self._wait(False)
+
+    @types.coroutine
+    def _wait(self, want_address: bool) -> Generator[Any, Any, Any]:
+        """Wait for a datagram; if the wait is given up, lose nothing.
+
+        It parks at its first step, not at the call: a task cancelled before it
+        ever ran leaves no receive behind. The waiter gets the datagram as it
+        came (``(data, addr, extra)``), so that a task cancelled between the
+        datagram's arrival and its next step (asyncio throws the cancellation
+        in instead) can give it back to the front of the queue.
+        """
+        if self._queue and not self._closing:  # (came since the call)
+            item = self._pop()
+        else:
+            waiter = self._park(True, True)
+            try:
+                item = yield from waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled() and not waiter.exception():
+                    self._unread(waiter.result())
+                raise
+        data, addr, extra = item
+        if extra is not None:
+            close_fds(extra[0])  # not asked for
+        return (data, self._address_of(addr)) if want_address else data
+
+    def _unread(self, item: tuple[bytes, Any, Any]) -> None:
+        """Put back a datagram taken by a receive that was then cancelled."""
+        if self._lost:
+            self._discard(item)
+        else:
+            self._queue.appendleft(item)
 
     def __aiter__(self) -> Self:
         return self

@@ -152,13 +152,6 @@ class DatagramLocal(DatagramBase):
             raise
         return self._message(item, max_fds)
 
-    def _unread(self, item: tuple[bytes, Any, Any]) -> None:
-        """Put back a datagram taken by a receive that was then cancelled."""
-        if self._lost:
-            self._discard(item)
-        else:
-            self._queue.appendleft(item)
-
     def _message(self, item: tuple[bytes, Any, Any], max_fds: int) -> LocalMessage:
         data, addr, extra = item
         address = self._address_of(addr)
