@@ -10,6 +10,10 @@ sender arriving after that would find it cancelled too.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["Drain"]
 
@@ -34,8 +38,12 @@ class Drain:
         waiters.append(future)
         return future
 
-    def release(self, error: BaseException | None = None) -> None:
-        """Complete every waiter: with ``None``, or with ``error`` raised."""
+    def release(self, error: Callable[[], BaseException] | None = None) -> None:
+        """Complete every waiter: with ``None``, or raising what ``error()`` makes.
+
+        An exception each: one instance raised in several tasks would collect
+        all their tracebacks.
+        """
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if waiter.done():
@@ -43,5 +51,5 @@ class Drain:
             if error is None:
                 waiter.set_result(None)
             else:
-                waiter.set_exception(error)
+                waiter.set_exception(error())
                 waiter.exception()  # retrieved: its sender may have gone

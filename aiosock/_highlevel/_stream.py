@@ -260,7 +260,7 @@ class Stream(asyncio.Protocol):
         self._eof = True
         self._wake_at_end()
         if self._drain is not None:
-            self._drain.release(None if self._error is None else self._broken())
+            self._drain.release(None if self._error is None else self._broken)
         lost = self._lost_waiter
         if lost is not None and not lost.done():
             lost.set_result(None)
@@ -431,7 +431,7 @@ class Stream(asyncio.Protocol):
         receives are futures, which its driver takes back:
         ``_drive.Driver._reclaim``.)
         """
-        self._check_receive()  # (again: this is later than the call)
+        self._check_receive()  # (at the first step, which may be later than the call)
         if self._chunks:
             return self._pop(max_bytes)
         if self._eof:
@@ -458,18 +458,6 @@ class Stream(asyncio.Protocol):
 
     def __anext__(self) -> Awaitable[bytes]:
         """Return the next chunk; stop at end of stream."""
-        if not (self._closing or self._chunks or self._eof or self._waiter):
-            return self._wait(_ITERATE, DEFAULT_MAX_BYTES)  # the common case
-        return self._anext_slow()
-
-    def _anext_slow(self) -> Awaitable[bytes]:
-        self._check_receive()
-        if self._chunks:
-            return self._ready(self._pop(DEFAULT_MAX_BYTES))
-        if self._eof:
-            if self._error is not None:
-                raise self._broken()
-            raise StopAsyncIteration
         return self._wait(_ITERATE, DEFAULT_MAX_BYTES)
 
     async def receive_exactly(self, n: int) -> bytes:
