@@ -20,20 +20,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
 from typing import TYPE_CHECKING
 
 from .._foundation._concepts import Style
 from .._foundation._endpoints import parse_endpoint
-from .._foundation._errors import AiosockError, BrokenResourceError
+from .._foundation._errors import AiosockError
 from .._foundation._loop import run
 from .._highlevel._api import connect, serve
 from ._args import seconds
 from ._netcat_dgram import DEFAULT_IDLE, connect_datagram, listen_datagram
 from ._netcat_packets import connect_packet_endpoint, listen_packet_endpoint
 from ._netcat_report import connect_timed_out, fail, no_peer
-from ._stdio import InputReader, OutputWriter
+from ._stdio import InputReader, OutputWriter, copy_both_ways
 
 if TYPE_CHECKING:
     from .._highlevel._stream import Stream
@@ -51,32 +50,17 @@ async def pump(stream: Stream, stdin_fd: int = 0, stdout_fd: int = 1) -> None:
         BrokenResourceError: The connection broke while data was coming in.
         OSError: Reading standard input or writing standard output failed.
     """
-    reader = InputReader(stdin_fd)
-    writer = OutputWriter(stdout_fd)
 
-    async def upstream() -> None:
+    async def upstream(reader: InputReader) -> None:
         while data := await reader.read():
             await stream.send(data)
         await stream.send_eof()
 
-    async def downstream() -> None:
+    async def downstream(writer: OutputWriter) -> None:
         async for chunk in stream:
             await writer.write(chunk)
 
-    try:
-        sending = asyncio.ensure_future(upstream())
-        try:
-            await downstream()
-        except BaseException:
-            sending.cancel()
-            raise
-        # The peer ended its side; it may still read ours (half-close), so finish
-        # sending unless the connection is gone altogether.
-        with contextlib.suppress(BrokenResourceError):
-            await sending
-    finally:
-        reader.close()
-        writer.close()
+    await copy_both_ways(upstream, downstream, stdin_fd, stdout_fd)
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:

@@ -11,15 +11,14 @@ are served by daemon threads, as for streams (``_stdio``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 from typing import TYPE_CHECKING
 
-from .._foundation._errors import AiosockError, BrokenResourceError
+from .._foundation._errors import AiosockError
 from .._foundation._loop import run
 from .._highlevel._packet_api import connect_packets, serve_packets
 from ._netcat_report import connect_timed_out, fail, no_peer
-from ._stdio import InputReader, OutputWriter
+from ._stdio import InputReader, OutputWriter, copy_both_ways
 
 if TYPE_CHECKING:
     import argparse
@@ -41,10 +40,8 @@ async def pump_records(
         BrokenResourceError: The connection broke while records were coming in.
         OSError: Reading standard input or writing standard output failed.
     """
-    reader = InputReader(stdin_fd)
-    writer = OutputWriter(stdout_fd)
 
-    async def upstream() -> None:
+    async def upstream(reader: InputReader) -> None:
         pending = b""
         while data := await reader.read():
             *lines, pending = (pending + data).split(b"\n")
@@ -55,22 +52,11 @@ async def pump_records(
             await stream.send(pending)
         await stream.send_eof()
 
-    async def downstream() -> None:
+    async def downstream(writer: OutputWriter) -> None:
         async for record in stream:
             await writer.write(record + b"\n")
 
-    try:
-        sending = asyncio.ensure_future(upstream())
-        try:
-            await downstream()
-        except BaseException:
-            sending.cancel()
-            raise
-        with contextlib.suppress(BrokenResourceError):
-            await sending
-    finally:
-        reader.close()
-        writer.close()
+    await copy_both_ways(upstream, downstream, stdin_fd, stdout_fd)
 
 
 def connect_packet_endpoint(args: argparse.Namespace) -> int:

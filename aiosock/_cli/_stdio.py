@@ -23,8 +23,14 @@ import os
 import queue
 import select
 import threading
+from typing import TYPE_CHECKING
 
-__all__ = ["CHUNK", "InputReader", "OutputWriter"]
+from .._foundation._errors import BrokenResourceError
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+__all__ = ["CHUNK", "InputReader", "OutputWriter", "copy_both_ways"]
 
 #: The most bytes read from standard input at once.
 CHUNK = 65536
@@ -174,3 +180,32 @@ class OutputWriter:
                 error = exc
             with contextlib.suppress(RuntimeError):  # the loop is closed
                 self._loop.call_soon_threadsafe(_settle, done, error)
+
+
+async def copy_both_ways(
+    upstream: Callable[[InputReader], Awaitable[None]],
+    downstream: Callable[[OutputWriter], Awaitable[None]],
+    stdin_fd: int = 0,
+    stdout_fd: int = 1,
+) -> None:
+    """Run ``upstream`` (input to the peer) beside ``downstream`` (the peer to output).
+
+    Ends when both have ended. ``downstream`` ends with the peer's data; then
+    ``upstream`` is let finish (the peer may still read: half-close) unless the
+    connection is gone altogether (``BrokenResourceError``). If ``downstream``
+    fails, ``upstream`` is cancelled.
+    """
+    reader = InputReader(stdin_fd)
+    writer = OutputWriter(stdout_fd)
+    try:
+        sending = asyncio.ensure_future(upstream(reader))
+        try:
+            await downstream(writer)
+        except BaseException:
+            sending.cancel()
+            raise
+        with contextlib.suppress(BrokenResourceError):
+            await sending
+    finally:
+        reader.close()
+        writer.close()
