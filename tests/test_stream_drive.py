@@ -212,9 +212,11 @@ async def test_data_after_a_cancel_inside_an_inline_step_is_kept(style: str) -> 
             await next_chunk(stream, style)
         except asyncio.CancelledError:
             seen.items.append((first, await next_chunk(stream, style)))
-        seen.done.set()
+            seen.done.set()
+            # Kept once, not twice: what comes next is the client's.
+            seen.items.append(await next_chunk(stream, style))
 
-    async with served(handler):
+    async with served(handler) as client:
         await asyncio.wait_for(seen.parked.wait(), 5)
         assert seen.stream is not None
         stream = seen.stream
@@ -225,7 +227,10 @@ async def test_data_after_a_cancel_inside_an_inline_step_is_kept(style: str) -> 
 
         asyncio.get_running_loop().call_soon(arrive)
         await asyncio.wait_for(seen.done.wait(), 5)
-    assert seen.items == [(b"go", b"kept")]
+        await client.send(b"more")
+        await client.send_eof()
+        await asyncio.wait_for(client.receive(), 5)  # the handler's end
+    assert seen.items == [(b"go", b"kept"), b"more"]
 
 
 @pytest.mark.parametrize("style", STYLES)
@@ -499,9 +504,16 @@ async def test_a_second_receiver_is_still_refused(style: str) -> None:
         await asyncio.wait_for(seen.parked.wait(), 5)
         assert seen.stream is not None
         with pytest.raises(aiosock.BusyResourceError):
-            seen.stream.receive()
+            await seen.stream.receive()
         with pytest.raises(aiosock.BusyResourceError):
             await anext(seen.stream)
+        # The refused receives took nothing and left the handler receiving.
+        seen.stream.data_received(b"x")
+        for _ in range(20):  # let the handler's task finish (bounded turns)
+            if seen.stream.is_closing:
+                break
+            await asyncio.sleep(0)
+        assert seen.stream.is_closing
 
 
 async def test_iteration_parks_without_a_future() -> None:
@@ -621,3 +633,52 @@ def test_a_loop_with_its_own_futures_still_drives_handlers(style: str) -> None:
         loop.run_until_complete(main())
     finally:
         loop.close()
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("how", ["gather", "awaited by another task"])
+async def test_receive_awaited_indirectly_then_cancelled_loses_nothing(
+    how: str, style: str
+) -> None:
+    """Data handed to a receive awaited through gather (or by another task)
+    whose awaiter is cancelled before it runs again goes back to the stream.
+
+    The data is delivered by hand and the awaiter cancelled in the same step,
+    so the window is hit every time.
+    """
+    seen = Seen()
+    gate = asyncio.Event()
+    awaiter: list[asyncio.Future[Any]] = []
+
+    async def handler(stream: aiosock.Stream) -> None:
+        wait = stream.receive() if style == "receive" else anext(stream, b"")
+        seen.park(stream)
+        try:
+            if how == "gather":
+                outer = asyncio.gather(wait, gate.wait())
+            else:
+
+                async def in_a_child() -> Any:
+                    return await wait
+
+                outer = asyncio.ensure_future(in_a_child())
+            awaiter.append(outer)
+            seen.items.append(("not cancelled", await outer))
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            assert task is not None
+            if how == "gather":
+                task.uncancel()
+            seen.items.append(await next_chunk(stream, style))
+        seen.done.set()
+
+    async with served(handler):
+        await asyncio.wait_for(seen.parked.wait(), 5)
+        assert seen.stream is not None
+        stream = seen.stream
+        for _ in range(20):  # let the receive register (bounded turns)
+            await asyncio.sleep(0)
+        stream.data_received(b"kept")
+        awaiter[0].cancel()  # before it runs again
+        await asyncio.wait_for(seen.done.wait(), 5)
+    assert seen.items == [b"kept"]

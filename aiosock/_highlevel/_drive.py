@@ -315,7 +315,8 @@ class Driver:
             # (PARKED: the exception thrown in reaches the generator itself.)
             if pending is not None and pending is not PARKED:
                 # A receive made in an inline step after the cancellation:
-                # data it was given goes back to the stream.
+                # cancelled if it waits still; data it was given goes back
+                # to the stream when the exception reaches it.
                 self._reclaim(pending)
             return (_THROW, exc)
         kind, payload = outcome
@@ -338,18 +339,20 @@ class Driver:
             # cancelled, as asyncio does with a cancel pending at the end.
             return (_RAISE, exc)
         # _RESUME_AT: it sits at a receive future that was completed but
-        # not yet taken; the exception goes in there, and the data it held
-        # goes back to the stream.
+        # not yet taken; the exception goes in there, and the receive puts
+        # the data it held back in the stream.
         self._reclaim(payload)
         return (_THROW, exc)
 
-    def _reclaim(self, waiter: asyncio.Future[Any]) -> None:
-        """Cancel a receive future; data it already holds goes back to the stream."""
-        if waiter.cancel() or waiter.cancelled() or waiter.exception() is not None:
-            return
-        data = waiter.result()
-        if data:
-            self._stream._unread(data)
+    @staticmethod
+    def _reclaim(waiter: asyncio.Future[Any]) -> None:
+        """Cancel a receive future, unless it is done.
+
+        Data it already holds is not taken here: the receive that made it
+        (``Stream._wait``) gets the exception thrown in next and puts the data
+        back itself. (Taking it here too put it back twice.)
+        """
+        waiter.cancel()
 
 
 class _Never:

@@ -375,34 +375,18 @@ class Stream(asyncio.Protocol):
             BrokenResourceError: The connection was reset or aborted.
             BusyResourceError: Another task is receiving.
         """
-        self._check_receive()
         if max_bytes < 1:
             raise ValueError(f"'max_bytes' must be at least 1 (got {max_bytes})")
-        if self._chunks:
-            return self._ready(self._pop(max_bytes))
-        if self._eof:
-            if self._error is not None:
-                raise self._broken()
-            return self._ready(b"")
-        if _CURRENT_TASKS.get(self._loop) is not self._driver.task:
-            return self._wait(_RECEIVE, max_bytes)
-        # Driven (_drive.py): a future, which the driver takes back if the
-        # handler does not take its data.
-        # (The factory is read, then called: ``self._create_future()`` would be
-        # a method look-up, which Python 3.11 does not cache for a slot.)
-        create = self._create_future
-        waiter: asyncio.Future[bytes] = create()
-        self._waiter = waiter
-        self._mode = _RECEIVE
-        self._max_bytes = max_bytes
-        return waiter
+        # A generator, in a driven handler too (whose driver parks on the
+        # future it yields): wherever it is awaited (``gather``, another task),
+        # a cancellation reaches it and it puts back data it was handed.
+        return self._wait(_RECEIVE, max_bytes)
 
     def _receive_future(self, max_bytes: int) -> asyncio.Future[bytes]:
         """:meth:`receive` as the future itself, never guarded.
 
         For callers that give back what it got if they do not take it
-        (``_local.stream_receive_message``). (:meth:`receive` has these lines
-        written out rather than a call here: a call more per message.)
+        (``_local.stream_receive_message``), and never yield it to a driver.
         """
         self._check_receive()
         if self._chunks:
@@ -427,11 +411,21 @@ class Stream(asyncio.Protocol):
         task cancelled (a timeout, say) between the moment ``data_received``
         hands the receive its bytes and the moment the task runs again never
         sees them (asyncio throws the cancellation in instead): they go back to
-        the front of the buffer, for the next receive. (A driven handler's
-        receives are futures, which its driver takes back:
-        ``_drive.Driver._reclaim``.)
+        the front of the buffer, for the next receive. (A driven handler
+        awaits it too: its driver parks on the future yielded here, and only
+        cancels it, ``_drive.Driver._reclaim``; the data comes back here.)
         """
-        self._check_receive()  # (at the first step, which may be later than the call)
+        # (Checked at the first step, which may be later than the call;
+        # _check_receive() written out: a call more per message.)
+        if self._closing:
+            raise ClosedResourceError("the stream was closed")
+        current = self._waiter
+        if current is not None:
+            if not current.done():
+                raise BusyResourceError(
+                    "another task is already receiving on this stream"
+                )
+            self._waiter = None  # a receive that was cancelled
         if self._chunks:
             return self._pop(max_bytes)
         if self._eof:
@@ -440,7 +434,8 @@ class Stream(asyncio.Protocol):
             if mode == _ITERATE:
                 raise StopAsyncIteration
             return b""
-        waiter: asyncio.Future[bytes] = self._create_future()
+        create = self._create_future  # (a slot's method: read, then called)
+        waiter: asyncio.Future[bytes] = create()
         self._waiter = waiter
         self._mode = mode
         self._max_bytes = max_bytes
