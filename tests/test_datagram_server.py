@@ -215,6 +215,19 @@ async def test_serve_forever_closes_when_cancelled() -> None:
         await server.wait_closed()
 
 
+async def test_serve_forever_returns_on_close() -> None:
+    """close() ends serve_forever(); a later serve_forever() returns at once."""
+    server = await aiosock.serve_datagram(echo_upper, "udp://127.0.0.1:0")
+    forever = asyncio.ensure_future(server.serve_forever())
+    assert await _ask(server, b"one") == [b"ONE"]
+    assert not forever.done()
+    server.close()
+    async with asyncio.timeout(TIMEOUT):
+        assert await forever is None
+        assert await server.serve_forever() is None
+    await server.aclose()
+
+
 @pytest.mark.skipif(not HAVE_IPV6, reason="IPv6 loopback (::1) cannot be bound")
 async def test_any_address_binds_both_families_on_one_port() -> None:
     """udp://:0 binds IPv4 and IPv6 sockets sharing the chosen port."""

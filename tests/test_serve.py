@@ -283,6 +283,26 @@ async def test_serve_forever_returns_on_aclose() -> None:
         assert await forever is None
 
 
+async def test_serve_forever_returns_on_close_while_connections_go_on() -> None:
+    """close() ends serve_forever(), as it stops accepting; open connections go on."""
+    server = await aiosock.serve(echo, "tcp://127.0.0.1:0")
+    forever = asyncio.create_task(server.serve_forever())
+    stream = await aiosock.connect(server.endpoints[0], timeout=5)
+    async with stream:
+        await echo_once(stream)
+        assert not forever.done()
+        server.close()
+        async with asyncio.timeout(5):
+            assert await forever is None
+        await echo_once(stream)  # its connection is still served
+        assert server.active_connections == 1
+        # A later serve_forever() returns at once.
+        async with asyncio.timeout(5):
+            assert await server.serve_forever() is None
+    await server.aclose(grace=5)
+    assert server.active_connections == 0
+
+
 async def test_serve_forever_cancelled_closes_the_server() -> None:
     """Cancelling the task in serve_forever() closes the server and its handlers."""
     server = await aiosock.serve(echo, "tcp://127.0.0.1:0")

@@ -87,6 +87,9 @@ class Server:
         self._exhausted = False
         self._backoff = _BACKOFF_START
         self._retry: asyncio.TimerHandle | None = None
+        # Done at close(): serve_forever() returns then.
+        self._stopped: asyncio.Future[None] = self._loop.create_future()
+        # Done when aclose() has finished.
         self._closed_waiter: asyncio.Future[None] = self._loop.create_future()
         self._accepted = 0
 
@@ -122,18 +125,30 @@ class Server:
             self._resume()
 
     async def serve_forever(self) -> None:
-        """Wait until the server is closed; closing it if this task is cancelled."""
+        """Wait until the server is closed; close it if this task is cancelled.
+
+        It returns once :meth:`close` or :meth:`aclose` has stopped the server
+        accepting (by another task, a signal handler, a handler of its own),
+        at once if that was done already; connections may still be running
+        then (``async with server:`` around it waits for them). Cancelled, it
+        closes the server with :meth:`aclose`, then raises ``CancelledError``.
+        """
         try:
-            await asyncio.shield(self._closed_waiter)
+            await asyncio.shield(self._stopped)
         except asyncio.CancelledError:
             await asyncio.shield(self.aclose())
             raise
 
     def close(self) -> None:
-        """Stop accepting and close the listening sockets (connections go on)."""
+        """Stop accepting and close the listening sockets (connections go on).
+
+        :meth:`serve_forever` returns; :meth:`aclose` finishes the connections.
+        """
         if self._closed:
             return
         self._closed = True
+        if not self._stopped.done():
+            self._stopped.set_result(None)
         self._pause()
         if self._retry is not None:
             self._retry.cancel()

@@ -82,6 +82,9 @@ class DatagramServer:
         self._paused = False
         self._closing = False
         self._quiet: asyncio.Future[None] | None = None
+        # Done at close(): serve_forever() returns then.
+        self._stopped: asyncio.Future[None] = self._loop.create_future()
+        # Done when aclose() has finished.
         self._closed_waiter: asyncio.Future[None] = self._loop.create_future()
         self._dropped = 0
         self._inline = _eager.AVAILABLE
@@ -129,18 +132,29 @@ class DatagramServer:
         return not self._closing
 
     async def serve_forever(self) -> None:
-        """Wait until the server is closed; close it if this task is cancelled."""
+        """Wait until the server is closed; close it if this task is cancelled.
+
+        It returns once :meth:`close` or :meth:`aclose` has stopped the server
+        receiving (at once if that was done already); handlers may still be
+        running then. Cancelled, it closes the server with :meth:`aclose`,
+        then raises ``CancelledError``.
+        """
         try:
-            await asyncio.shield(self._closed_waiter)
+            await asyncio.shield(self._stopped)
         except asyncio.CancelledError:
             await asyncio.shield(self.aclose())
             raise
 
     def close(self) -> None:
-        """Stop receiving at once (running handlers go on; see :meth:`aclose`)."""
+        """Stop receiving at once (running handlers go on; see :meth:`aclose`).
+
+        :meth:`serve_forever` returns.
+        """
         if self._closing:
             return
         self._closing = True
+        if not self._stopped.done():
+            self._stopped.set_result(None)
         for sock in self._sockets:
             sock._fast_idle = ()
             pause = getattr(sock._transport, "pause_reading", None)
