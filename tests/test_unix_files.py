@@ -8,6 +8,7 @@ import socket
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -234,3 +235,44 @@ async def test_path_like_endpoint(short_tmp: Path) -> None:
         async with await aiosock.connect(path, timeout=5) as stream:
             await echo_once(stream)
     assert not path.exists()
+
+
+class _Closable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+async def _open_relative(kind: str, name: str) -> tuple[object, _Closable]:
+    """Open a socket of ``kind`` on the relative path ``name``; return its address."""
+    if kind == "unix":
+        server = await aiosock.serve(echo, f"unix:{name}")
+        return server.endpoints[0].address, server
+    if kind == "unixpacket":
+        packets = await aiosock.serve_packets(_close_packets, f"unixpacket:{name}")
+        return packets.endpoints[0].address, packets
+    datagram = await aiosock.open_datagram(f"unixgram:{name}")
+    return datagram.local_address, datagram
+
+
+async def _close_packets(stream: aiosock.PacketStream) -> None:
+    await stream.aclose()
+
+
+@pytest.mark.parametrize("kind", ["unix", "unixpacket", "unixgram"])
+async def test_relative_path_removed_after_chdir(
+    short_tmp: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """A socket file bound through a relative path is removed on close even after
+    the working directory changed; the address still reads as it was given."""
+    first, second = short_tmp / "first", short_tmp / "second"
+    first.mkdir()
+    second.mkdir()
+    monkeypatch.chdir(first)
+    address, opened = await _open_relative(kind, "rel.sock")
+    assert address == LocalAddress("rel.sock")
+    assert stat.S_ISSOCK(os.lstat(first / "rel.sock").st_mode)
+    monkeypatch.chdir(second)
+    # A file of the same name in the new working directory is not ours.
+    (second / "rel.sock").write_bytes(b"other")
+    await opened.aclose()
+    assert not _exists(str(first / "rel.sock")), "the socket file was left behind"
+    assert (second / "rel.sock").read_bytes() == b"other"

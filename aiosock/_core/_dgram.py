@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from .._foundation._addresses import HostAddress, LocalAddress, from_sockaddr
+from .._foundation._addresses import HostAddress, from_sockaddr
 from .._foundation._concepts import Namespace, Style
 from .._foundation._endpoints import Endpoint
 from .._foundation._errors import (
@@ -149,14 +149,8 @@ def _new_socket(
 
 
 def _bind(endpoint: Endpoint, values: Mapping[str, Any], mode: int) -> Listener:
-    sock, file_id = make_bound_socket(
-        endpoint, options=values, mode=mode, listening=False
-    )
-    holder = Listener(sock, _bound_endpoint(sock), file_id)
-    address = endpoint.address
-    if isinstance(address, LocalAddress) and not address.is_abstract:
-        holder.path = address.path
-    return holder
+    sock, made = make_bound_socket(endpoint, options=values, mode=mode, listening=False)
+    return Listener(sock, _bound_endpoint(sock), made)
 
 
 def _connect(holder: Listener, candidates: Sequence[Endpoint]) -> Endpoint:

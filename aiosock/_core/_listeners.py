@@ -10,7 +10,9 @@ the handling the manual's "Local Namespace" section asks for:
   it (a ``connect`` to it succeeds) is never stolen; a path that is not a socket is
   an error;
 - the file is removed when the listener closes, unless another socket has since
-  taken its place.
+  taken its place. A relative path is made absolute when the socket is bound (the
+  kernel reads it relative to the working directory of that moment), so the right
+  file is removed even if the working directory changed in between.
 
 Internet listeners get ``SO_REUSEADDR`` (as asyncio's ``create_server`` does) and
 IPv6 ones ``IPV6_V6ONLY``, so ``tcp://:PORT`` can bind both families side by side.
@@ -42,12 +44,62 @@ from ._options import Phase, apply_phase, checked_options, listener_defaults
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-__all__ = ["DEFAULT_SOCKET_MODE", "Listener", "adopt_listener", "bind_listeners"]
+__all__ = [
+    "DEFAULT_SOCKET_MODE",
+    "Listener",
+    "SocketFile",
+    "adopt_listener",
+    "bind_listeners",
+]
 
 #: The mode of socket files aiosock creates, unless told otherwise.
 DEFAULT_SOCKET_MODE = 0o600
 #: Tries at one kernel-chosen port for every family of a ``tcp://:0`` endpoint.
 _SHARED_PORT_ATTEMPTS = 5
+
+
+@attrs.frozen
+class SocketFile:
+    """A socket file made by ``bind``: where it is and which file it is.
+
+    ``path`` is absolute, taken when the socket was bound, so a later change of
+    the working directory does not send the removal to another file. ``device``
+    and ``inode`` tell the file from one that has since taken its place.
+    """
+
+    path: str
+    device: int
+    inode: int
+
+    @classmethod
+    def made_at(cls, path: str) -> SocketFile:
+        """Identify the socket file just bound at ``path`` (relative to the cwd)."""
+        st = os.lstat(path)
+        return cls(_absolute(path), st.st_dev, st.st_ino)
+
+    def remove(self) -> None:
+        """Remove the file if it is still the socket this one names."""
+        with contextlib.suppress(OSError):
+            st = os.lstat(self.path)
+            if (st.st_dev, st.st_ino) == (self.device, self.inode) and stat.S_ISSOCK(
+                st.st_mode
+            ):
+                os.unlink(self.path)
+
+
+def _absolute(path: str) -> str:
+    """Return ``path`` joined to the working directory, as the kernel reads it.
+
+    Unlike ``os.path.abspath`` this does not fold ``..`` (which would be wrong
+    after a symbolic link). With no working directory left (it was removed), the
+    path stays as it is.
+    """
+    if os.path.isabs(path):
+        return path
+    try:
+        return os.path.join(os.getcwd(), path)
+    except OSError:
+        return path
 
 
 @attrs.define(eq=False)
@@ -56,16 +108,15 @@ class Listener:
 
     sock: socket.socket
     endpoint: Endpoint
-    #: (st_dev, st_ino) of the socket file we created, to remove it on close.
-    file_id: tuple[int, int] | None = None
-    path: str | None = None
+    #: The socket file we created, to remove it on close.
+    file: SocketFile | None = None
 
     def close(self) -> None:
         """Close the socket and remove its file if it is still ours."""
         self.sock.close()
-        if self.path is not None and self.file_id is not None:
-            _remove_if_ours(self.path, self.file_id)
-            self.file_id = None
+        if self.file is not None:
+            self.file.remove()
+            self.file = None
 
 
 def _bound_endpoint(sock: socket.socket, style: Style) -> Endpoint:
@@ -118,8 +169,8 @@ def _prepare_local_path(path: str) -> None:
 
 def _bind_local(
     sock: socket.socket, address: LocalAddress, mode: int
-) -> tuple[int, int] | None:
-    """Bind ``sock`` to ``address`` (a file made with ``mode``); return its id."""
+) -> SocketFile | None:
+    """Bind ``sock`` to ``address`` (a file made with ``mode``); return the file."""
     if address.is_abstract:
         sock.bind(address.to_sockaddr())
         return None
@@ -129,22 +180,13 @@ def _bind_local(
         sock.bind(path)
     finally:
         os.umask(old_umask)
-    st = os.lstat(path)
-    file_id = (st.st_dev, st.st_ino)
+    made = SocketFile.made_at(path)
     try:
-        os.chmod(path, mode)
+        os.chmod(made.path, mode)
     except BaseException:
-        _remove_if_ours(path, file_id)
+        made.remove()
         raise
-    return file_id
-
-
-def _remove_if_ours(path: str, file_id: tuple[int, int]) -> None:
-    """Remove the socket file at ``path`` if it is still the one we made."""
-    with contextlib.suppress(OSError):
-        st = os.lstat(path)
-        if (st.st_dev, st.st_ino) == file_id and stat.S_ISSOCK(st.st_mode):
-            os.unlink(path)
+    return made
 
 
 def make_bound_socket(
@@ -153,11 +195,12 @@ def make_bound_socket(
     options: Mapping[str, Any] | None = None,
     mode: int = DEFAULT_SOCKET_MODE,
     listening: bool = True,
-) -> tuple[socket.socket, tuple[int, int] | None]:
+) -> tuple[socket.socket, SocketFile | None]:
     """Create a non-blocking socket for a concrete ``endpoint``, set options, bind.
 
     Returns:
-        The socket and, for a socket file, its ``(st_dev, st_ino)``.
+        The socket and, for a socket file, the :class:`SocketFile` to remove when
+        the socket closes.
     """
     namespace, address = endpoint.namespace, endpoint.address
     if namespace is None or address is None or isinstance(address, HostAddress):
@@ -165,18 +208,16 @@ def make_bound_socket(
     values = checked_options(options)
     if listening:
         values = listener_defaults(namespace.family, values)
-    path = None
     if isinstance(address, LocalAddress) and not address.is_abstract:
-        path = address.path
         # Its errors say what is at the path; they need no translation.
-        _prepare_local_path(path)
+        _prepare_local_path(address.path)
     sock = socket.socket(namespace.family, endpoint.style.type)
-    file_id = None
+    made = None
     try:
         sock.setblocking(False)
         apply_phase(sock, values, Phase.BEFORE_BIND)
         if isinstance(address, LocalAddress):
-            file_id = _bind_local(sock, address, mode)
+            made = _bind_local(sock, address, mode)
         else:
             sock.bind(address.to_sockaddr())
         apply_phase(sock, values, Phase.BEFORE_CONNECT)
@@ -184,12 +225,12 @@ def make_bound_socket(
             apply_phase(sock, values, Phase.CONNECTED)
     except BaseException as exc:
         sock.close()
-        if path is not None and file_id is not None:
-            _remove_if_ours(path, file_id)
+        if made is not None:
+            made.remove()
         if isinstance(exc, OSError):
             raise translate_os_error(exc, f"bind {endpoint}") from exc
         raise
-    return sock, file_id
+    return sock, made
 
 
 async def bind_listeners(
@@ -284,11 +325,8 @@ def _listen(
     options: Mapping[str, Any] | None,
     mode: int,
 ) -> Listener:
-    sock, file_id = make_bound_socket(endpoint, options=options, mode=mode)
-    listener = Listener(sock, _bound_endpoint(sock, endpoint.style), file_id)
-    address = endpoint.address
-    if isinstance(address, LocalAddress) and not address.is_abstract:
-        listener.path = address.path
+    sock, made = make_bound_socket(endpoint, options=options, mode=mode)
+    listener = Listener(sock, _bound_endpoint(sock, endpoint.style), made)
     try:
         sock.listen(backlog)
     except OSError as exc:

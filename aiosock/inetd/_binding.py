@@ -183,13 +183,11 @@ def _make(
         bound = from_sockaddr(adopted.family, adopted.getsockname())
         endpoint = Endpoint(entry.socket_type, bound.namespace, bound)
         return Listener(adopted, endpoint), True
-    sock, file_id = make_bound_socket(
+    sock, made = make_bound_socket(
         endpoint, options=_options(entry, v6_only), mode=SOCKET_FILE_MODE
     )
     bound = from_sockaddr(sock.family, sock.getsockname())
-    listener = Listener(sock, Endpoint(entry.socket_type, bound.namespace, bound))
-    if isinstance(endpoint.address, LocalAddress) and file_id is not None:
-        listener.file_id, listener.path = file_id, endpoint.address.path
+    listener = Listener(sock, Endpoint(entry.socket_type, bound.namespace, bound), made)
     if entry.socket_type is not Style.DATAGRAM:
         try:
             sock.listen(backlog)
