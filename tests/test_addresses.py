@@ -264,24 +264,72 @@ def test_local_address_at_sign_is_not_abstract() -> None:
     assert not address.is_abstract
 
 
-def test_local_path_limit_is_108_bytes() -> None:
-    """sun_path holds 108 bytes: 108 are accepted, 109 are an error."""
-    assert len(LocalAddress("a" * SUN_PATH_MAX).path) == SUN_PATH_MAX
-    with pytest.raises(AddressError, match=r"at most 108 bytes \(got 109\)"):
-        LocalAddress("a" * (SUN_PATH_MAX + 1))
+def test_local_path_limit_is_107_bytes() -> None:
+    """sun_path holds 108 bytes with the path's NUL: 107 are accepted, 108 are
+    an error that says why (Python's socket module refuses them at bind)."""
+    assert len(LocalAddress("a" * (SUN_PATH_MAX - 1)).path) == SUN_PATH_MAX - 1
+    with pytest.raises(AddressError) as info:
+        LocalAddress("a" * SUN_PATH_MAX)
+    assert str(info.value) == (
+        "local path must be at most 107 bytes, as sun_path holds 108 "
+        "with the terminating NUL (got 108)"
+    )
 
 
 def test_local_path_limit_counts_encoded_bytes() -> None:
     """The limit is in bytes of the file-system encoding, not characters."""
-    assert LocalAddress("é" * 54).path == "é" * 54  # 108 bytes in UTF-8
-    with pytest.raises(AddressError, match=r"at most 108 bytes \(got 110\)"):
-        LocalAddress("é" * 55)
+    assert LocalAddress("é" * 53 + "a").path == "é" * 53 + "a"  # 107 bytes
+    with pytest.raises(AddressError, match=r"at most 107 bytes.*\(got 108\)"):
+        LocalAddress("é" * 54)
+
+
+def test_socket_module_agrees_on_the_limits(short_tmp: Path) -> None:
+    """What LocalAddress accepts, bind takes; the first byte more, it refuses."""
+    room = SUN_PATH_MAX - 1 - len(os.fsencode(f"{short_tmp}/"))
+    longest = LocalAddress(f"{short_tmp}/" + "p" * room)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(longest.to_sockaddr())
+        assert from_sockaddr(socket.AF_UNIX, sock.getsockname()) == longest
+    with (
+        socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock,
+        pytest.raises(OSError, match="too long"),
+    ):
+        sock.bind(longest.path + "p")
+    with pytest.raises(AddressError):
+        LocalAddress(longest.path + "p")
+    name = f"aiosock-{os.getpid()}-"
+    abstract = LocalAddress.abstract(name + "n" * (107 - len(name)))
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(abstract.to_sockaddr())
+        assert from_sockaddr(socket.AF_UNIX, sock.getsockname()) == abstract
+    with (
+        socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock,
+        pytest.raises(OSError, match="too long"),
+    ):
+        sock.bind(abstract.to_sockaddr() + b"n")
+    with pytest.raises(AddressError):
+        LocalAddress.abstract(abstract.name + "n")
+
+
+def test_from_sockaddr_reads_a_full_sun_path() -> None:
+    """A 108-byte path (bound without the socket module, no NUL) is still read."""
+    path = "/" + "k" * (SUN_PATH_MAX - 1)
+    address = from_sockaddr(socket.AF_UNIX, path)
+    assert isinstance(address, LocalAddress)
+    assert address.path == path
+    assert not address.is_abstract
+    with pytest.raises(AddressError, match="NUL"):
+        from_sockaddr(socket.AF_UNIX, "/a\0" + "k" * (SUN_PATH_MAX - 3))
 
 
 def test_abstract_name_limit_includes_the_nul() -> None:
     """An abstract name has 107 bytes after its NUL byte."""
     assert LocalAddress.abstract("a" * 107).name == "a" * 107
-    with pytest.raises(AddressError, match=r"abstract name must be at most 108"):
+    with pytest.raises(
+        AddressError,
+        match=r"abstract name must be at most 107 bytes, as sun_path holds 108 "
+        r"with its leading NUL \(got 108\)",
+    ):
         LocalAddress.abstract("a" * 108)
 
 

@@ -370,11 +370,27 @@ ERRORS: list[tuple[str, int, str]] = [
     ("unix:@", 6, "expected an abstract name after '@', got the end"),
     ("unix:/tmp/a\0b", 11, "expected a path without NUL bytes"),
     (
-        "unix:/" + "a" * SUN_PATH_MAX,
+        "unix:/" + "a" * (SUN_PATH_MAX - 1),
         5,
-        "local path must be at most 108 bytes (got 109)",
+        "local path must be at most 107 bytes, as sun_path holds 108 with the "
+        "terminating NUL (got 108)",
     ),
-    ("unix:@" + "a" * SUN_PATH_MAX, 5, "abstract name must be at most 108 bytes"),
+    (
+        "unixgram:/" + "a" * (SUN_PATH_MAX - 1),
+        9,
+        "local path must be at most 107 bytes",
+    ),
+    (
+        "unixpacket:/" + "a" * (SUN_PATH_MAX - 1),
+        11,
+        "local path must be at most 107 bytes",
+    ),
+    (
+        "unix:@" + "a" * SUN_PATH_MAX,
+        5,
+        "abstract name must be at most 107 bytes, as sun_path holds 108 with its "
+        "leading NUL (got 108)",
+    ),
     ("unix:/tmp/\ud800", 5, "local path must be encodable"),
     # raw protocols
     ("ip4:", 4, "expected a protocol name or number, got the end"),
@@ -552,7 +568,7 @@ def test_as_endpoint_returns_endpoint_itself() -> None:
         (b"tcp://127.0.0.1:80", STREAM, "got bytes"),
         (80, STREAM, "got int"),
         (None, STREAM, "got NoneType"),
-        (Path("/" + "a" * SUN_PATH_MAX), STREAM, "at most 108 bytes"),
+        (Path("/" + "a" * (SUN_PATH_MAX - 1)), STREAM, "at most 107 bytes"),
         (InetAddress("127.0.0.1", 1), SEQPACKET, "local namespace only"),
     ],
 )
@@ -586,7 +602,10 @@ _fs_chars = st.characters(exclude_categories=["Cs"], exclude_characters="\0")
 
 
 def _fits(text: str) -> bool:
-    return len(os.fsencode(text)) <= SUN_PATH_MAX
+    """Whether a path, or an abstract name after its NUL, fits sun_path."""
+    if text.startswith("\0"):
+        return len(os.fsencode(text)) <= SUN_PATH_MAX
+    return len(os.fsencode(text)) < SUN_PATH_MAX
 
 
 paths = st.one_of(

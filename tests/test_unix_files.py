@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import ctypes
 import errno
 import os
 import socket
 import stat
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
 import pytest
 
 import aiosock
-from aiosock import LocalAddress
+from aiosock import LocalAddress, from_sockaddr
+from aiosock._foundation._addresses import SUN_PATH_MAX
 
 from .serve_helpers import echo, echo_once, echo_server
 
@@ -276,3 +279,87 @@ async def test_relative_path_removed_after_chdir(
     await opened.aclose()
     assert not _exists(str(first / "rel.sock")), "the socket file was left behind"
     assert (second / "rel.sock").read_bytes() == b"other"
+
+
+def _path_of(directory: Path, size: int) -> str:
+    """A path in ``directory`` of exactly ``size`` bytes."""
+    head = f"{directory}/"
+    path = head + "p" * (size - len(os.fsencode(head)))
+    assert len(os.fsencode(path)) == size
+    return path
+
+
+async def test_longest_path_serves_and_connects(short_tmp: Path) -> None:
+    """A 107-byte path (sun_path less its NUL) works for serve and connect."""
+    path = _path_of(short_tmp, SUN_PATH_MAX - 1)
+    async with echo_server(f"unix:{path}") as server:
+        assert server.endpoints[0].address == LocalAddress(path)
+        await _check_serves(path)
+    assert not _exists(path)
+
+
+async def test_longest_abstract_name_serves_and_connects() -> None:
+    """A 107-byte abstract name (sun_path less its leading NUL) works."""
+    head = f"aiosock-{os.getpid()}-{id(object())}-"
+    name = head + "n" * (SUN_PATH_MAX - 1 - len(head))
+    async with echo_server(f"unix:@{name}") as server:
+        assert server.endpoints[0].address == LocalAddress.abstract(name)
+        async with await aiosock.connect(f"unix:@{name}", timeout=5) as stream:
+            await echo_once(stream)
+
+
+@pytest.mark.parametrize("scheme", ["unix", "unixpacket", "unixgram"])
+async def test_108_byte_path_is_an_address_error(short_tmp: Path, scheme: str) -> None:
+    """A 108-byte path is refused when the endpoint is parsed, naming the limit,
+    not at bind or connect with an OSError."""
+    endpoint = f"{scheme}:{_path_of(short_tmp, SUN_PATH_MAX)}"
+    with pytest.raises(aiosock.AddressError) as info:
+        aiosock.parse_endpoint(endpoint)
+    assert "at most 107 bytes" in str(info.value)
+    assert "terminating NUL" in str(info.value)
+    assert info.value.position == len(scheme) + 1
+    opens: dict[str, Callable[[], Awaitable[object]]] = {
+        "unix": lambda: aiosock.serve(echo, endpoint),
+        "unixpacket": lambda: aiosock.serve_packets(_close_packets, endpoint),
+        "unixgram": lambda: aiosock.open_datagram(endpoint),
+    }
+    connects: dict[str, Callable[[], Awaitable[object]]] = {
+        "unix": lambda: aiosock.connect(endpoint, timeout=5),
+        "unixpacket": lambda: aiosock.connect_packets(endpoint, timeout=5),
+        "unixgram": lambda: aiosock.open_datagram(remote=endpoint),
+    }
+    with pytest.raises(aiosock.AddressError, match="at most 107 bytes"):
+        await opens[scheme]()
+    with pytest.raises(aiosock.AddressError, match="at most 107 bytes"):
+        await connects[scheme]()
+    assert os.listdir(short_tmp) == []
+
+
+def _bind_full_sun_path(sock: socket.socket, path: str) -> None:
+    """Bind as C can and Python's socket module cannot: all 108 bytes, no NUL."""
+
+    class SockaddrUn(ctypes.Structure):
+        _fields_ = [("family", ctypes.c_ushort), ("path", ctypes.c_char * 108)]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    address = SockaddrUn(socket.AF_UNIX, os.fsencode(path))
+    if libc.bind(sock.fileno(), ctypes.byref(address), ctypes.sizeof(address)):
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
+async def test_peer_on_a_full_sun_path_is_read(short_tmp: Path) -> None:
+    """A datagram from a socket bound (outside Python) to a 108-byte path arrives
+    with that path as its sender, though aiosock could not bind such a path."""
+    peer_path = _path_of(short_tmp, SUN_PATH_MAX)
+    own = short_tmp / "own.sock"
+    async with await aiosock.open_datagram(f"unixgram:{own}") as receiver:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as peer:
+            _bind_full_sun_path(peer, peer_path)
+            peer.sendto(b"hello", str(own))
+            async with asyncio.timeout(5):
+                data, sender = await receiver.receive_from()
+    assert data == b"hello"
+    assert sender == from_sockaddr(socket.AF_UNIX, peer_path)
+    assert isinstance(sender, LocalAddress)
+    assert sender.path == peer_path

@@ -23,6 +23,8 @@ from ._concepts import Namespace
 from ._errors import AddressError
 
 __all__ = [
+    "ABSTRACT_NAME_MAX",
+    "LOCAL_PATH_MAX",
     "SUN_PATH_MAX",
     "Address",
     "ConcreteAddress",
@@ -35,6 +37,12 @@ __all__ = [
 
 #: Bytes available in ``struct sockaddr_un``'s ``sun_path`` on Linux.
 SUN_PATH_MAX = 108
+#: The longest file path, in bytes: ``sun_path`` less the terminating NUL that
+#: Python's ``socket`` module writes after it (it refuses a path of 108 bytes).
+LOCAL_PATH_MAX = SUN_PATH_MAX - 1
+#: The longest abstract name, in bytes after its leading NUL: the NUL takes the
+#: first byte of ``sun_path`` and the name has no terminator.
+ABSTRACT_NAME_MAX = SUN_PATH_MAX - 1
 
 _SERVICE_RE = re.compile(r"[A-Za-z][A-Za-z0-9._+/-]*\Z")
 _HOSTNAME_RE = re.compile(
@@ -264,9 +272,15 @@ def _local_path(value: object) -> str:
             f"{what} must be encodable in the file system encoding "
             f"(got {value[exc.start : exc.end]!r} at offset {exc.start})"
         ) from None
-    if len(encoded) > SUN_PATH_MAX:
+    if value.startswith("\0") and len(encoded) - 1 > ABSTRACT_NAME_MAX:
         raise AddressError(
-            f"{what} must be at most {SUN_PATH_MAX} bytes (got {len(encoded)})"
+            f"abstract name must be at most {ABSTRACT_NAME_MAX} bytes, as sun_path "
+            f"holds {SUN_PATH_MAX} with its leading NUL (got {len(encoded) - 1})"
+        )
+    if not value.startswith("\0") and len(encoded) > LOCAL_PATH_MAX:
+        raise AddressError(
+            f"local path must be at most {LOCAL_PATH_MAX} bytes, as sun_path "
+            f"holds {SUN_PATH_MAX} with the terminating NUL (got {len(encoded)})"
         )
     if not value.startswith("\0") and "\0" in value:
         raise AddressError(f"local path must not contain NUL bytes (got {value!r})")
@@ -427,6 +441,20 @@ ConcreteAddress: TypeAlias = InetAddress | Inet6Address | LocalAddress
 Address: TypeAlias = InetAddress | Inet6Address | LocalAddress | HostAddress
 
 
+def _reported_path(path: str) -> LocalAddress:
+    """A file path of all 108 bytes of ``sun_path``, as the kernel reports it.
+
+    A program that binds without Python's ``socket`` module can use every byte
+    (with no terminating NUL); its address is still read, though aiosock cannot
+    bind or connect to it.
+    """
+    if "\0" in path:
+        raise AddressError(f"local path must not contain NUL bytes (got {path!r})")
+    address = LocalAddress("")
+    object.__setattr__(address, "path", path)
+    return address
+
+
 def from_sockaddr(family: int, sockaddr: Any) -> ConcreteAddress:
     """Build a typed address from a ``(family, sockaddr)`` pair as ``socket`` gives it.
 
@@ -464,6 +492,8 @@ def from_sockaddr(family: int, sockaddr: Any) -> ConcreteAddress:
     if family == socket.AF_UNIX:
         if sockaddr is None:
             return LocalAddress("")
+        if isinstance(sockaddr, str) and len(os.fsencode(sockaddr)) == SUN_PATH_MAX:
+            return _reported_path(sockaddr)
         if isinstance(sockaddr, bytes | str):
             return LocalAddress(sockaddr)
         raise AddressError(
