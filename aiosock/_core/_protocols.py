@@ -20,15 +20,16 @@ import socket
 import ssl as ssl_module
 from typing import TYPE_CHECKING, Any
 
+from .._foundation._addresses import from_sockaddr
 from .._foundation._concepts import Style
 from .._foundation._endpoints import Endpoint, EndpointLike, as_endpoint
-from .._foundation._errors import ResolutionError
+from .._foundation._errors import AddressError, ResolutionError
 from .._foundation._loop import current_loop_name
 from ._buffers import shared_buffer, shared_mapping
 from ._connect import DEFAULT_HAPPY_EYEBALLS_DELAY, open_connected_socket
 from ._listeners import DEFAULT_SOCKET_MODE, Listener, adopt_listener, bind_listeners
 from ._options import wants_no_delay
-from ._server import Server, check_max_connections
+from ._server import Server, check_max_connections, logger
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -36,11 +37,14 @@ if TYPE_CHECKING:
 __all__ = [
     "BufferedAdapter",
     "connect_protocol",
+    "describe_peer",
+    "log_failed_start",
     "make_transport",
     "open_transport",
     "serve_protocol",
     "server_hostname_for",
     "start_server",
+    "tls_timeouts",
 ]
 
 
@@ -198,8 +202,14 @@ async def make_transport(
     server_side: bool = False,
     server_hostname: str | None = None,
     no_delay: bool = True,
+    ssl_handshake_timeout: float | None = None,
+    ssl_shutdown_timeout: float | None = None,
 ) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
     """Wrap a connected socket in a transport of the running loop.
+
+    With ``ssl``, the two TLS timeouts (``None``: the loop's, 60 and 30
+    seconds) go to the loop: a handshake or closing exchange that takes longer
+    aborts the connection (``ConnectionAbortedError``, or ``TimeoutError``).
 
     A TCP socket gets ``TCP_NODELAY`` set to ``no_delay`` whatever the loop. Left
     to themselves the loops disagree: uvloop turns it on for every TCP transport
@@ -217,15 +227,22 @@ async def make_transport(
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, no_delay)
     if undo_uvloop:
         factory = _nagle_before_connection_made(factory, sock)
+    tls: dict[str, Any] = {}
+    if ssl is not None:
+        tls["ssl"] = ssl
+        if ssl_handshake_timeout is not None:
+            tls["ssl_handshake_timeout"] = ssl_handshake_timeout
+        if ssl_shutdown_timeout is not None:
+            tls["ssl_shutdown_timeout"] = ssl_shutdown_timeout
     if server_side:
-        pair = await loop.connect_accepted_socket(factory, sock, ssl=ssl)
+        pair = await loop.connect_accepted_socket(factory, sock, **tls)
     elif sock.family == socket.AF_UNIX:
         pair = await loop.create_unix_connection(
-            factory, sock=sock, ssl=ssl, server_hostname=server_hostname
+            factory, sock=sock, server_hostname=server_hostname, **tls
         )
     else:
         pair = await loop.create_connection(
-            factory, sock=sock, ssl=ssl, server_hostname=server_hostname
+            factory, sock=sock, server_hostname=server_hostname, **tls
         )
     transport, protocol = pair
     if undo_uvloop:
@@ -267,6 +284,61 @@ def server_hostname_for(
         return None
     host = getattr(endpoint.address, "host", None)
     return host or "localhost"
+
+
+def tls_timeouts(
+    ssl: ssl_module.SSLContext | None,
+    handshake: float | None,
+    shutdown: float | None,
+    *,
+    idle_timeout: float | None = None,
+) -> tuple[float | None, float | None]:
+    """Check a server's TLS timeouts; return ``(handshake, shutdown)`` to use.
+
+    Each is ``None`` (the loop's default) or a positive number of seconds, and
+    needs ``ssl``. A handshake is bounded by ``idle_timeout`` too: a peer
+    stalling there sends nothing for that long.
+    """
+    for name, value in (
+        ("ssl_handshake_timeout", handshake),
+        ("ssl_shutdown_timeout", shutdown),
+    ):
+        if value is None:
+            continue
+        if not (
+            isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+        ):
+            raise ValueError(
+                f"{name!r} must be a positive number of seconds or None (got {value!r})"
+            )
+        if ssl is None:
+            raise ValueError(f"{name!r} needs 'ssl' (a TLS server)")
+    if ssl is not None and idle_timeout is not None:
+        handshake = idle_timeout if handshake is None else min(handshake, idle_timeout)
+    return handshake, shutdown
+
+
+def log_failed_start(conn: socket.socket, peer: Any, exc: BaseException) -> None:
+    """Log a connection that failed before its handler or protocol started.
+
+    A TLS handshake the client broke off, refused or let time out, or a reset:
+    the peer's doing, not a server error (INFO, no traceback).
+    """
+    logger.info(
+        "connection from %s failed to start: %s",
+        describe_peer(conn, peer),
+        str(exc) or repr(exc),
+    )
+
+
+def describe_peer(conn: socket.socket, peername: Any) -> str:
+    """The peer's address as text, for the log (``peername`` from ``accept()``)."""
+    if peername is None:
+        return "(unknown)"
+    try:
+        return str(from_sockaddr(conn.family, peername)) or "(unnamed)"
+    except AddressError:
+        return repr(peername)
 
 
 async def start_server(
@@ -312,6 +384,8 @@ async def serve_protocol(
     ssl: ssl_module.SSLContext | None = None,
     sock: socket.socket | list[socket.socket] | None = None,
     mode: int = DEFAULT_SOCKET_MODE,
+    ssl_handshake_timeout: float | None = None,
+    ssl_shutdown_timeout: float | None = None,
 ) -> Server:
     """Serve ``asyncio`` protocols made by ``factory`` on ``endpoints``.
 
@@ -332,14 +406,27 @@ async def serve_protocol(
         ssl: Serve TLS with this server-side context.
         sock: Already listening socket(s) to adopt (socket activation).
         mode: The file mode of socket files created for ``unix:`` endpoints.
+        ssl_handshake_timeout: With ``ssl``: seconds a connection's TLS
+            handshake may take before it is aborted (default: the loop's, 60).
+            Until then it counts towards ``max_connections``.
+        ssl_shutdown_timeout: With ``ssl``: seconds the closing exchange
+            (``close_notify``) may take before the connection is aborted
+            (default: the loop's, 30).
+
+    A connection that fails before its protocol starts (a TLS handshake the
+    client broke off, refused or let time out; a reset) is logged at INFO
+    level with the peer's address, as the peer's doing, and goes no further.
 
     Returns:
         The running :class:`~aiosock.Server`.
     """
     loop = asyncio.get_running_loop()
     no_delay = wants_no_delay(options)
+    handshake_timeout, shutdown_timeout = tls_timeouts(
+        ssl, ssl_handshake_timeout, ssl_shutdown_timeout
+    )
 
-    async def run_connection(conn: socket.socket, _peername: Any) -> None:
+    async def run_connection(conn: socket.socket, peer: Any) -> None:
         lost = loop.create_future()
 
         def on_lost() -> None:
@@ -351,8 +438,18 @@ async def serve_protocol(
 
         try:
             transport, _ = await make_transport(
-                conn, make, ssl=ssl, server_side=True, no_delay=no_delay
+                conn,
+                make,
+                ssl=ssl,
+                server_side=True,
+                no_delay=no_delay,
+                ssl_handshake_timeout=handshake_timeout,
+                ssl_shutdown_timeout=shutdown_timeout,
             )
+        except OSError as exc:
+            conn.close()
+            log_failed_start(conn, peer, exc)
+            return
         except BaseException:
             conn.close()
             raise

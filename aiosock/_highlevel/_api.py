@@ -21,10 +21,16 @@ from typing import TYPE_CHECKING, Any
 from .._core._connect import DEFAULT_HAPPY_EYEBALLS_DELAY
 from .._core._listeners import DEFAULT_SOCKET_MODE
 from .._core._options import wants_no_delay
-from .._core._protocols import make_transport, open_transport, start_server
-from .._foundation._addresses import from_sockaddr
+from .._core._protocols import (
+    describe_peer,
+    log_failed_start,
+    make_transport,
+    open_transport,
+    start_server,
+    tls_timeouts,
+)
 from .._foundation._concepts import Namespace
-from .._foundation._errors import AddressError, BrokenResourceError
+from .._foundation._errors import BrokenResourceError
 from ._drive import AVAILABLE as DRIVE_AVAILABLE
 from ._drive import UNDRIVEN, Driver
 from ._packet_api import (
@@ -143,6 +149,8 @@ async def serve(
     sock: socket.socket | list[socket.socket] | None = None,
     mode: int = DEFAULT_SOCKET_MODE,
     idle_timeout: float | None = None,
+    ssl_handshake_timeout: float | None = None,
+    ssl_shutdown_timeout: float | None = None,
 ) -> Server:
     """Serve ``handler(stream)`` for every connection to ``endpoints``.
 
@@ -168,7 +176,19 @@ async def serve(
             ``send``, no write-buffer progress) for this many seconds (at most a
             quarter more); its handler's ``receive``/``send`` then raise
             :class:`~aiosock.BrokenResourceError` caused by a ``TimeoutError``.
-            For a deadline on one read, wrap it in ``asyncio.timeout``.
+            For a deadline on one read, wrap it in ``asyncio.timeout``. With
+            ``ssl`` it bounds the TLS handshake too.
+        ssl_handshake_timeout: With ``ssl``: seconds a connection's TLS
+            handshake may take before it is aborted (default: the loop's, 60,
+            or ``idle_timeout`` if that is less). Until then the connection
+            counts towards ``max_connections``; the handler is not called.
+        ssl_shutdown_timeout: With ``ssl``: seconds the closing exchange
+            (``close_notify``) may take once the handler is done, before the
+            connection is aborted (default: the loop's, 30).
+
+    A connection that fails before its handler starts (a TLS handshake the
+    client broke off, refused or let time out; a reset) is logged at INFO
+    level with the peer's address, as the peer's doing.
 
     Returns:
         The running :class:`~aiosock.Server`; ``server.endpoints`` lists what is
@@ -204,6 +224,9 @@ async def serve(
     )
     half_close = ssl is None
     no_delay = wants_no_delay(options)
+    handshake_timeout, shutdown_timeout = tls_timeouts(
+        ssl, ssl_handshake_timeout, ssl_shutdown_timeout, idle_timeout=idle_timeout
+    )
 
     async def run_connection(conn: socket.socket, peer: Any) -> None:
         # ``peer``: what accept() returned (a client that reset at once has no
@@ -211,17 +234,19 @@ async def serve(
         stream = cls(loop, half_close=half_close)
         try:
             await make_transport(
-                conn, lambda: stream, ssl=ssl, server_side=True, no_delay=no_delay
+                conn,
+                lambda: stream,
+                ssl=ssl,
+                server_side=True,
+                no_delay=no_delay,
+                ssl_handshake_timeout=handshake_timeout,
+                ssl_shutdown_timeout=shutdown_timeout,
             )
         except OSError as exc:
-            # A TLS handshake the client broke off or refused, or a connection
-            # reset before it was set up: the peer's doing, not a server error.
+            # A TLS handshake the client broke off, refused or let time out,
+            # or a reset before it was set up: the peer's doing.
             conn.close()
-            logger.info(
-                "connection from %s failed to start: %s",
-                _describe(conn, peer),
-                str(exc) or repr(exc),
-            )
+            log_failed_start(conn, peer, exc)
             return
         except BaseException:
             conn.close()
@@ -245,11 +270,11 @@ async def serve(
             raise
         except BrokenResourceError as exc:
             # The peer reset the connection: its doing, not the handler's bug.
-            logger.info("connection from %s broken: %s", _describe(conn, peer), exc)
+            logger.info("connection from %s broken: %s", describe_peer(conn, peer), exc)
             stream.abort()
         except Exception as exc:
             logger.error(
-                "handler for peer %s raised", _describe(conn, peer), exc_info=exc
+                "handler for peer %s raised", describe_peer(conn, peer), exc_info=exc
             )
             await stream.aclose()
         else:
@@ -264,16 +289,6 @@ async def serve(
         sock=sock,
         mode=mode,
     )
-
-
-def _describe(conn: socket.socket, peername: Any) -> str:
-    """The peer's address as text, for the log."""
-    if peername is None:
-        return "(unknown)"
-    try:
-        return str(from_sockaddr(conn.family, peername)) or "(unnamed)"
-    except AddressError:
-        return repr(peername)
 
 
 async def stream_pair(
