@@ -34,7 +34,7 @@ from ._foundation._errors import (
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-__all__ = ["PacketStreamLike", "check_packet_stream"]
+__all__ = ["PacketStreamLike", "check_packet_stream", "failure"]
 
 #: Records this large fit the default Unix-domain send buffer (208 KiB).
 LARGE_RECORD = 150_000
@@ -245,6 +245,16 @@ async def cancellation(a: _Channel, b: _Channel) -> None:
     assert await first == b"!"
 
 
+def failure(exc: Exception, deadline: asyncio.Timeout, timeout: float) -> str:
+    """Say what made a check fail: its own timeout, or the exception raised."""
+    if isinstance(exc, TimeoutError) and deadline.expired():
+        return f"it did not finish within {timeout} s"
+    if isinstance(exc, AssertionError):
+        return repr(exc)
+    text = str(exc)
+    return f"it raised {type(exc).__qualname__}" + (f": {text}" if text else "")
+
+
 CHECKS: dict[str, Callable[[PacketStreamLike, PacketStreamLike], Awaitable[None]]] = {
     "ordered records": _ordered_records,
     "large records both ways": _large_both_ways,
@@ -275,17 +285,22 @@ async def check_packet_stream(
             you call this.
 
     Raises:
-        AssertionError: A check failed; the message names it.
+        AssertionError: A check failed; the message names it and what went
+            wrong. Any exception a check or the streams raise (not only a failed
+            assertion or the timeout) counts as the check failing and is chained
+            as the cause; a cancellation is not a failure and passes through.
     """
     for name, check in CHECKS.items():
         if name in skip:
             continue
         a, b = await make_pair()
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(timeout) as deadline:
                 await check(a, b)
-        except (AssertionError, TimeoutError) as exc:
-            raise AssertionError(f"packet check {name!r} failed: {exc!r}") from exc
+        except Exception as exc:
+            raise AssertionError(
+                f"packet check {name!r} failed: {failure(exc, deadline, timeout)}"
+            ) from exc
         finally:
             a.abort()
             b.abort()

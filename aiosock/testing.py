@@ -32,6 +32,7 @@ from ._packetchecks import (
     cancellation,
     check_packet_stream,
     close_while_waiting,
+    failure,
 )
 
 if TYPE_CHECKING:
@@ -165,17 +166,22 @@ async def check_stream(
             that cannot have them; say why where you call this.
 
     Raises:
-        AssertionError: A check failed; the message names it.
+        AssertionError: A check failed; the message names it and what went
+            wrong. Any exception a check or the streams raise (not only a failed
+            assertion or the timeout) counts as the check failing and is chained
+            as the cause; a cancellation is not a failure and passes through.
     """
     for name, check in CHECKS.items():
         if name in skip:
             continue
         a, b = await make_pair()
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(timeout) as deadline:
                 await check(a, b)
-        except (AssertionError, TimeoutError) as exc:
-            raise AssertionError(f"stream check {name!r} failed: {exc!r}") from exc
+        except Exception as exc:
+            raise AssertionError(
+                f"stream check {name!r} failed: {failure(exc, deadline, timeout)}"
+            ) from exc
         finally:
             a.abort()
             b.abort()

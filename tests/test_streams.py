@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 import aiosock
-from aiosock.testing import check_stream
+from aiosock._packetchecks import CHECKS as PACKET_CHECKS
+from aiosock.testing import CHECKS, check_packet_stream, check_stream
 
 from .streams_helpers import served_pairs
 
@@ -208,3 +209,129 @@ async def test_failed_tls_handshake_is_not_a_server_error(
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not errors, [r.getMessage() for r in errors]
     assert any("failed to start" in r.getMessage() for r in caplog.records)
+
+
+# --- the conformance kit's own contract ------------------------------------
+
+_ALL_BUT_HALF_CLOSE = frozenset(CHECKS) - {"half-close a->b"}
+
+
+class _EofCloses:
+    """A faulty stream: its send_eof closes it instead of half-closing."""
+
+    def __init__(self, inner: aiosock.Stream | aiosock.PacketStream) -> None:
+        self.inner = inner
+
+    async def send(self, data: bytes) -> None:
+        await self.inner.send(data)
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        return await self.inner.receive(max_bytes)
+
+    async def send_eof(self) -> None:
+        await self.inner.aclose()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    def abort(self) -> None:
+        self.inner.abort()
+
+
+class _Stuck(_EofCloses):
+    """A faulty stream whose receive never returns; says when it is waiting."""
+
+    def __init__(self, inner: aiosock.Stream, waiting: asyncio.Event) -> None:
+        super().__init__(inner)
+        self.waiting = waiting
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        self.waiting.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def test_check_stream_names_the_check_when_the_stream_raises(
+    tls_contexts: tuple[ssl.SSLContext, ssl.SSLContext],
+) -> None:
+    """An exception from the stream under test (here TLS's send_eof without
+    skip=) is an AssertionError that names the check, chained to it."""
+    server_ctx, client_ctx = tls_contexts
+    async with served_pairs(
+        "tcp://127.0.0.1:0", ssl_server=server_ctx, ssl_client=client_ctx
+    ) as (_server, make_pair):
+        with pytest.raises(AssertionError) as info:
+            await check_stream(make_pair, timeout=10, skip=_ALL_BUT_HALF_CLOSE)
+    message = str(info.value)
+    assert "stream check 'half-close a->b' failed" in message
+    assert "NotImplementedError" in message
+    assert "cannot half-close" in message
+    assert isinstance(info.value.__cause__, NotImplementedError)
+
+
+async def test_check_stream_names_the_check_on_a_resource_error() -> None:
+    """A ClosedResourceError or BrokenResourceError from a faulty stream (its
+    send_eof closes it) fails the half-close check by name."""
+
+    async def make_pair() -> tuple[_EofCloses, _EofCloses]:
+        a, b = await aiosock.stream_pair()
+        return _EofCloses(a), _EofCloses(b)
+
+    with pytest.raises(AssertionError, match="'half-close a->b' failed") as info:
+        await check_stream(make_pair, timeout=10, skip=_ALL_BUT_HALF_CLOSE)
+    cause = info.value.__cause__
+    assert isinstance(
+        cause, aiosock.ClosedResourceError | aiosock.BrokenResourceError
+    ), repr(cause)
+    assert type(cause).__name__ in str(info.value)
+
+
+async def test_check_packet_stream_names_the_check_when_the_stream_raises() -> None:
+    """check_packet_stream turns any exception from a check into an
+    AssertionError naming it, chained to the exception."""
+
+    async def make_pair() -> tuple[_EofCloses, _EofCloses]:
+        a, b = await aiosock.packet_pair()
+        return _EofCloses(a), _EofCloses(b)
+
+    skip = frozenset(PACKET_CHECKS) - {"half-close a->b"}
+    with pytest.raises(AssertionError, match="packet check 'half-close a->b'") as info:
+        await check_packet_stream(make_pair, timeout=10, skip=skip)
+    cause = info.value.__cause__
+    assert isinstance(
+        cause, aiosock.ClosedResourceError | aiosock.BrokenResourceError
+    ), repr(cause)
+    assert type(cause).__name__ in str(info.value)
+
+
+async def test_check_stream_timeout_says_so() -> None:
+    """A check that hangs fails by name, saying it ran out of time."""
+
+    async def make_pair() -> tuple[_Stuck, _Stuck]:
+        a, b = await aiosock.stream_pair()
+        return _Stuck(a, asyncio.Event()), _Stuck(b, asyncio.Event())
+
+    with pytest.raises(AssertionError) as info:
+        await check_stream(make_pair, timeout=0.2)
+    assert str(info.value) == (
+        "stream check 'ordered bytes' failed: it did not finish within 0.2 s"
+    )
+    assert isinstance(info.value.__cause__, TimeoutError)
+
+
+async def test_check_stream_lets_cancellation_through() -> None:
+    """Cancelling the task running the checks cancels it; it is no failure."""
+    waiting = asyncio.Event()
+
+    async def make_pair() -> tuple[_Stuck, _Stuck]:
+        a, b = await aiosock.stream_pair()
+        return _Stuck(a, waiting), _Stuck(b, waiting)
+
+    task = asyncio.create_task(check_stream(make_pair, timeout=30))
+    async with asyncio.timeout(10):
+        await waiting.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        async with asyncio.timeout(10):
+            await task
+    assert task.cancelled()
