@@ -72,6 +72,34 @@ async def test_custom_mode(short_tmp: Path, umask_022: None, mode: int) -> None:
     assert _umask() == 0o022
 
 
+@pytest.mark.parametrize("endpoint", ["unix", "unixgram", "unixpacket"])
+async def test_the_process_umask_is_left_alone(
+    short_tmp: Path, umask_022: None, monkeypatch: pytest.MonkeyPatch, endpoint: str
+) -> None:
+    """Binding a socket file never changes the umask, which is the whole process's.
+
+    (Another thread making files meanwhile would get the tightened one.) The
+    file still gets exactly its mode.
+    """
+    calls: list[int] = []
+    real_umask = os.umask
+
+    def watched_umask(mask: int) -> int:
+        calls.append(mask)
+        return real_umask(mask)
+
+    monkeypatch.setattr(os, "umask", watched_umask)
+    path = str(short_tmp / f"{endpoint}.sock")
+    if endpoint == "unixgram":
+        sock = await aiosock.open_datagram(f"unixgram:{path}", mode=0o660)
+        async with sock:
+            assert _mode(path) == 0o660
+    else:
+        async with echo_server(f"{endpoint}:{path}", mode=0o660):
+            assert _mode(path) == 0o660
+    assert calls == []
+
+
 async def test_stale_file_is_replaced(short_tmp: Path) -> None:
     """A socket file nobody listens on (a dead server's) is replaced."""
     path = str(short_tmp / "stale.sock")

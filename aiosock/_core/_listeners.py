@@ -4,8 +4,11 @@ Strategy: aiosock makes its listening sockets itself instead of letting the loop
 ``create_server`` do it, so that options go on before ``bind`` and socket files get
 the handling the manual's "Local Namespace" section asks for:
 
-- a socket file is created with the mode asked for (default ``0o600``): the umask
-  is tightened around ``bind`` so that the file never exists with a wider mode;
+- a socket file is created with the mode asked for (default ``0o600``): the
+  socket gets that mode before ``bind`` (the kernel makes the file with it, less
+  the umask), so the file never exists with a wider mode, and it is widened to
+  the mode after ``bind`` if the umask took bits away; the process's umask is
+  left alone;
 - a stale file left by a dead server is replaced; a file with a live server behind
   it (a ``connect`` to it succeeds) is never stolen; a path that is not a socket is
   an error;
@@ -175,11 +178,21 @@ def _bind_local(
         sock.bind(address.to_sockaddr())
         return None
     path = address.path
-    old_umask = os.umask(0o777 & ~mode)
+    # The kernel makes the file with the socket's own mode less the umask:
+    # set that mode first, so the file never exists with a wider one, then
+    # widen it to ``mode`` (below) if the umask took bits away. (Not a umask
+    # tightened around bind: the umask is the whole process's, and another
+    # thread would make its files under it meanwhile.)
     try:
+        os.fchmod(sock.fileno(), mode)
+    except OSError:
+        old_umask = os.umask(0o777 & ~mode)  # (a kernel that refuses it)
+        try:
+            sock.bind(path)
+        finally:
+            os.umask(old_umask)
+    else:
         sock.bind(path)
-    finally:
-        os.umask(old_umask)
     made = SocketFile.made_at(path)
     try:
         os.chmod(made.path, mode)
