@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -111,9 +113,13 @@ async def test_unix_full_backlog_is_not_a_connection(
     await warm_up()
     with full_unix_listener(path):
         before = open_fds()
-        with pytest.raises(TimeoutError):
+        with pytest.raises(TimeoutError) as info:
             await aiosock.connect(f"unix:{path}", timeout=0.3)
         assert open_fds() == before
+    # The message names what timed out, as the caller wrote it.
+    assert str(info.value) == (
+        f"connect to unix:{path}: not connected within 0.3 s (timeout)"
+    )
 
 
 async def test_unix_connect_completes_when_backlog_frees(short_tmp: Path) -> None:
@@ -237,6 +243,41 @@ async def test_connect_unix_with_local_name(short_tmp: Path) -> None:
             assert stream.local_address == LocalAddress.abstract(name)
             peer = await served.get()
             assert peer.peer_address == LocalAddress.abstract(name)
+
+
+async def test_a_failed_local_bind_names_the_local_address() -> None:
+    """A local= that cannot be bound: the error keeps its class, names local=."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        async with echo_server("tcp://127.0.0.1:0") as server:
+            with pytest.raises(OSError, match="Address already in use") as info:
+                await aiosock.connect(
+                    server.endpoints[0], local=f"tcp://127.0.0.1:{port}", timeout=5
+                )
+    assert info.value.errno == errno.EADDRINUSE
+    assert f"(bind tcp://127.0.0.1:{port} to connect to " in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value"),
+    [
+        ("timeout", -1),
+        ("timeout", "1"),
+        ("timeout", True),
+        ("happy_eyeballs_delay", -0.5),
+        ("happy_eyeballs_delay", float("nan")),
+        ("happy_eyeballs_delay", None),
+    ],
+)
+async def test_bad_durations_are_refused(keyword: str, value: object) -> None:
+    """A timeout or delay that is not a number of seconds is a ValueError naming it."""
+    kwargs: dict[str, Any] = {keyword: value}
+    with pytest.raises(ValueError, match=f"'{keyword}' must be a number of seconds"):
+        await aiosock.connect("tcp://127.0.0.1:1", **kwargs)
+    with pytest.raises(ValueError, match=f"'{keyword}' must be a number of seconds"):
+        await aiosock.connect_protocol(asyncio.Protocol, "tcp://127.0.0.1:1", **kwargs)
 
 
 async def test_local_in_another_namespace_is_address_error() -> None:

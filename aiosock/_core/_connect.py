@@ -57,13 +57,17 @@ async def _attempt(
     if namespace is None or address is None or isinstance(address, HostAddress):
         raise AddressError(f"expected a resolved endpoint, got {endpoint}")
     sock = socket.socket(namespace.family, endpoint.style.type)
+    doing = f"connect to {endpoint}"
     try:
         sock.setblocking(False)
         apply_phase(sock, options, Phase.BEFORE_BIND)
         if local is not None and local.address is not None:
             local_address = local.address
             assert not isinstance(local_address, HostAddress)
+            # (A failed bind names the local address, not the target.)
+            doing = f"bind {local} to connect to {endpoint}"
             sock.bind(local_address.to_sockaddr())
+            doing = f"connect to {endpoint}"
         apply_phase(sock, options, Phase.BEFORE_CONNECT)
         if isinstance(address, LocalAddress):
             await _connect_local(sock, address.to_sockaddr())
@@ -73,7 +77,7 @@ async def _attempt(
         apply_phase(sock, options, Phase.CONNECTED)
     except OSError as exc:
         sock.close()
-        raise translate_os_error(exc, f"connect to {endpoint}") from exc
+        raise translate_os_error(exc, doing) from exc
     except BaseException:
         sock.close()
         raise

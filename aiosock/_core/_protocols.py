@@ -542,33 +542,84 @@ async def open_transport(
     :func:`aiosock.connect`: parse, resolve and race the addresses (happy
     eyeballs), all under ``timeout``; the socket is closed if anything fails.
     """
+    _check_seconds("timeout", timeout, none_ok=True)
+    _check_seconds("happy_eyeballs_delay", happy_eyeballs_delay, none_ok=False)
     target = as_endpoint(endpoint, Style.STREAM)
     bind_to = None if local is None else as_endpoint(local, Style.STREAM)
     if server_hostname is None:
         server_hostname = server_hostname_for(target, ssl)
-    async with asyncio.timeout(timeout):
-        try:
-            sock = await open_connected_socket(
+    deadline = asyncio.timeout(timeout)
+    try:
+        async with deadline:
+            return await _open_transport_within(
+                endpoint,
                 target,
+                factory,
                 local=bind_to,
                 options=options,
-                happy_eyeballs_delay=happy_eyeballs_delay,
-            )
-        except ResolutionError as exc:
-            if isinstance(endpoint, str) and exc.text == str(target) != endpoint:
-                # Named as the caller wrote it (``tcp://``, not the ``tcp4://``
-                # its IPv4 address makes of it).
-                renamed = ResolutionError(exc.reason, text=endpoint, errno_=exc.errno)
-                raise renamed from exc.__cause__
-            raise
-        try:
-            return await make_transport(
-                sock,
-                factory,
                 ssl=ssl,
                 server_hostname=server_hostname,
-                no_delay=wants_no_delay(options),
+                happy_eyeballs_delay=happy_eyeballs_delay,
             )
-        except BaseException:
-            sock.close()
+    except TimeoutError:
+        if not deadline.expired():
             raise
+        written = endpoint if isinstance(endpoint, str) else str(target)
+        raise TimeoutError(
+            f"connect to {written}: not connected within {timeout:g} s (timeout)"
+        ) from None
+
+
+def _check_seconds(name: str, value: object, *, none_ok: bool) -> None:
+    """Refuse a duration that is not a number of seconds, 0 or more (or None)."""
+    if value is None and none_ok:
+        return
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and value >= 0  # (False for NaN)
+    ):
+        return
+    allowed = " or None" if none_ok else ""
+    raise ValueError(
+        f"{name!r} must be a number of seconds, 0 or more{allowed} (got {value!r})"
+    )
+
+
+async def _open_transport_within(
+    endpoint: EndpointLike,
+    target: Endpoint,
+    factory: Callable[[], asyncio.BaseProtocol],
+    *,
+    local: Endpoint | None,
+    options: Mapping[str, Any] | None,
+    ssl: ssl_module.SSLContext | None,
+    server_hostname: str | None,
+    happy_eyeballs_delay: float,
+) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
+    """:func:`open_transport`'s steps, under its timeout."""
+    try:
+        sock = await open_connected_socket(
+            target,
+            local=local,
+            options=options,
+            happy_eyeballs_delay=happy_eyeballs_delay,
+        )
+    except ResolutionError as exc:
+        if isinstance(endpoint, str) and exc.text == str(target) != endpoint:
+            # Named as the caller wrote it (``tcp://``, not the ``tcp4://``
+            # its IPv4 address makes of it).
+            renamed = ResolutionError(exc.reason, text=endpoint, errno_=exc.errno)
+            raise renamed from exc.__cause__
+        raise
+    try:
+        return await make_transport(
+            sock,
+            factory,
+            ssl=ssl,
+            server_hostname=server_hostname,
+            no_delay=wants_no_delay(options),
+        )
+    except BaseException:
+        sock.close()
+        raise
