@@ -30,7 +30,7 @@ from .._core._protocols import (
     tls_timeouts,
 )
 from .._foundation._concepts import Namespace
-from .._foundation._errors import BrokenResourceError
+from .._foundation._errors import BrokenResourceError, translate_os_error
 from ._drive import AVAILABLE as DRIVE_AVAILABLE
 from ._drive import UNDRIVEN, Driver
 from ._packet_api import (
@@ -65,7 +65,14 @@ async def wrap_socket(
     """Return a :class:`Stream` over an already connected stream socket.
 
     The stream takes ownership of ``sock``.
+
+    Raises:
+        ValueError: ``sock`` is not a stream socket, or it is listening (serve
+            it with ``serve(handler, sock=...)``); it stays the caller's.
+        OSError: ``sock`` is not connected (``ENOTCONN``); it stays the
+            caller's.
     """
+    _check_connected_stream(sock)
     loop = asyncio.get_running_loop()
     sock.setblocking(False)
     cls = stream_class(loop)
@@ -78,6 +85,26 @@ async def wrap_socket(
         server_hostname=server_hostname,
     )
     return stream
+
+
+def _check_connected_stream(sock: socket.socket) -> None:
+    """Refuse what :func:`wrap_socket` cannot make a stream of."""
+    if sock.type != socket.SOCK_STREAM:
+        raise ValueError(
+            f"expected a stream socket (SOCK_STREAM), got {sock.type!r}"
+            f" on descriptor {sock.fileno()}"
+        )
+    if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+        raise ValueError(
+            f"expected a connected socket, got a listening one on descriptor"
+            f" {sock.fileno()} (serve it: serve(handler, sock=...))"
+        )
+    try:
+        sock.getpeername()
+    except OSError as exc:
+        raise translate_os_error(
+            exc, f"wrap_socket: descriptor {sock.fileno()} is not connected"
+        ) from exc
 
 
 async def connect(
