@@ -105,6 +105,10 @@ def test_udp_echo_server_and_client(loop: str) -> None:
         "Client: '2 world'",
     ]
     assert all(line.endswith(" ms") for line in lines)
+    # Measured finer than whole milliseconds, on both loops (a clock that
+    # counts whole milliseconds gives 0.000 or 1.000 every time).
+    times = [float(line.split(" time=")[1].removesuffix(" ms")) for line in lines]
+    assert any(round(t * 1000) % 1000 for t in times), times
     assert _finish(server).count("Server: ") == 3
 
 
