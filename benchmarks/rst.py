@@ -309,7 +309,10 @@ def goals_section(results: dict[str, Any], focused: dict[str, Any] | None) -> li
 
 def _run_label(run: dict[str, Any]) -> str:
     settings = run["settings"]
-    commit = run.get("git", {}).get("commit", "?")
+    git = run.get("git", {})
+    commit = git.get("commit", "?")
+    if git.get("dirty"):
+        commit += " with local changes"
     return (
         f"{run['started'][:16]}, aiosock {commit}, "
         f"{settings['rounds']} rounds x {settings['seconds']:g} s"
