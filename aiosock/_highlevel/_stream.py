@@ -4,14 +4,16 @@ Strategy (see PERFORMANCE.md in the design notes): the ``Stream`` object *is* th
 asyncio protocol of its transport, so the per-message path is one object and no
 extra calls. Its methods are plain functions returning awaitables: ``send`` writes
 at once and returns a done future shared by the connection unless the transport
-asked us to pause writing; ``receive`` returns buffered data in a done future, or
-parks one future that ``data_received`` completes with the data itself. No lock is
-taken and data is not copied. Both loops use the plain ``Protocol`` path; on the
-default loop each transport's reads are cut to 64 KiB, which keeps the loop's
-256 KiB allocation per read off the mmap path (``_SizedReadStream``; measured
-against reading into a shared buffer and copying out: 6% fewer instructions per
-1 KiB message, and 64 KiB echoes 1.19x against 0.97x a bare uvloop protocol's
-rate in one run). :func:`stream_class` gives each loop its flavour.
+asked us to pause writing; ``receive`` returns a generator that takes buffered
+data, or parks one future that ``data_received`` completes with the data itself.
+No lock is taken and received data is not copied (sent data only when it is not
+``bytes``: a caller may reuse its buffer at once). Both loops use the plain
+``Protocol`` path; on the default loop each transport's reads are cut to 64 KiB,
+which keeps the loop's 256 KiB allocation per read off the mmap path
+(``_SizedReadStream``; measured against reading into a shared buffer and copying
+out: 6% fewer instructions per 1 KiB message; at 64 KiB the difference is within
+the machine's noise).
+:func:`stream_class` gives each loop its flavour.
 
 Call order from the transport: ``connection_made -> data_received* ->
 eof_received? -> connection_lost``, with
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import operator
 import socket
 import struct
 import types
@@ -375,6 +378,8 @@ class Stream(asyncio.Protocol):
             BrokenResourceError: The connection was reset or aborted.
             BusyResourceError: Another task is receiving.
         """
+        if type(max_bytes) is not int:
+            max_bytes = _as_size("max_bytes", max_bytes)
         if max_bytes < 1:
             raise ValueError(f"'max_bytes' must be at least 1 (got {max_bytes})")
         # A generator, in a driven handler too (whose driver parks on the
@@ -464,6 +469,7 @@ class Stream(asyncio.Protocol):
         Raises:
             IncompleteReadError: The stream ended first; ``.partial`` holds what came.
         """
+        n = _as_size("n", n)
         if n < 0:
             raise ValueError(f"'n' must be at least 0 (got {n})")
         parts = bytearray()
@@ -503,6 +509,9 @@ class Stream(asyncio.Protocol):
         """
         if not delimiter:
             raise ValueError("'delimiter' must not be empty")
+        max_bytes = _as_size("max_bytes", max_bytes)
+        if max_bytes < 1:
+            raise ValueError(f"'max_bytes' must be at least 1 (got {max_bytes})")
         parts = bytearray()
         start = 0
         while True:
@@ -534,6 +543,8 @@ class Stream(asyncio.Protocol):
             parts += data
 
     def _unread(self, data: bytes) -> None:
+        if not data:
+            return  # (an empty chunk would read as the end of the stream)
         if self._chunks is None:
             self._chunks = deque()
         self._chunks.appendleft(data)
@@ -544,18 +555,28 @@ class Stream(asyncio.Protocol):
     def send(self, data: bytes | bytearray | memoryview) -> Awaitable[None]:
         """Send all of ``data``; the awaitable waits while the peer is slow.
 
-        The bytes are handed to the transport at once; the awaitable completes at
-        once unless the write buffer is over its high-water mark, in which case it
-        completes when the buffer drains below the low-water mark (so memory stays
-        bounded by the buffer limits).
+        The bytes are handed to the transport at once (a ``bytearray`` or
+        ``memoryview`` is copied: the caller may reuse it as soon as ``send``
+        returns); the awaitable completes at once unless the write buffer is
+        over its high-water mark, in which case it completes when the buffer
+        drains below the low-water mark (so memory stays bounded by the buffer
+        limits).
 
         Raises:
+            TypeError: ``data`` is not a bytes-like object.
             ClosedResourceError: The stream, or its write side, was closed here.
             BrokenResourceError: The connection was reset or aborted.
         """
         transport = self._transport
         if self._no_send or transport.is_closing():  # type: ignore[union-attr]
             raise self._send_refused()
+        if type(data) is not bytes:
+            # What the caller has now is what is sent: uvloop's transports (and
+            # the default loop's from Python 3.12) keep a reference to a
+            # buffer they cannot write at once, so a bytearray refilled after
+            # send() would change what goes out. (memoryview() refuses what
+            # is not bytes-like, on both loops: uvloop ignores None or "".)
+            data = bytes(memoryview(data))
         transport.write(data)  # type: ignore[union-attr]
         # uvloop may call pause_writing() from inside write(): check afterwards.
         if self._write_paused:
@@ -585,12 +606,15 @@ class Stream(asyncio.Protocol):
 
         Raises:
             ClosedResourceError: The stream was closed here.
+            BrokenResourceError: The connection was reset or lost first.
             NotImplementedError: The transport cannot half-close (TLS).
         """
         if self._closing:
             raise ClosedResourceError("the stream was closed")
+        if self._lost and not self._eof_sent:
+            raise self._send_refused()  # (reset: BrokenResourceError)
         transport = self._transport
-        if not self._eof_sent and transport is not None and not self._lost:
+        if not self._eof_sent and transport is not None:
             if not transport.can_write_eof():
                 raise NotImplementedError(
                     "this transport (TLS) cannot half-close: close the stream instead"
@@ -754,13 +778,21 @@ class Stream(asyncio.Protocol):
         ioctls, not to read or write.
         """
         if self._lost:
-            raise ClosedResourceError("the stream has no socket")
+            raise self._no_socket()
         if self._sock is None:
             raw = self.get_extra_info("socket")
             if raw is None or raw.fileno() < 0:
-                raise ClosedResourceError("the stream has no socket")
+                raise self._no_socket()
             self._sock = socket.fromfd(raw.fileno(), raw.family, raw.type, raw.proto)
         return self._sock
+
+    def _no_socket(self) -> Exception:
+        """What :attr:`socket` raises once the socket is gone."""
+        if self._closing:
+            return ClosedResourceError("the stream was closed: it has no socket")
+        if self._error is not None:
+            return self._broken()
+        return BrokenResourceError("the connection is closed: it has no socket")
 
     @property
     def options(self) -> OptionsView:
@@ -930,6 +962,16 @@ def _served_anext(self: Stream) -> Generator[Any, Any, bytes]:
 #: lost (uvloop's: its socket object then has no descriptor). The default loop's
 #: transports read both names when they are made, and keep them.
 _FORGETFUL: Final = frozenset({"uvloop.loop"})
+
+
+def _as_size(name: str, value: Any) -> int:
+    """``value`` as an ``int`` (``operator.index``), or a TypeError naming ``name``."""
+    if type(value) is int:
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name!r} must be an integer (got {value!r})") from None
 
 
 def _names_of(transport: asyncio.BaseTransport) -> tuple[int, Any, Any] | None:
