@@ -124,3 +124,148 @@ async def test_stream_at_urgent_mark() -> None:
     assert b.at_urgent_mark() is False
     await a.aclose()
     await b.aclose()
+
+
+async def test_send_urgent_after_send_eof_is_closed(endpoint: str) -> None:
+    """After send_eof, send_urgent is refused as send is, and nothing is sent."""
+    async with served_pairs(endpoint) as (_server, make_pair):
+        client, served = await make_pair()
+        urgent = served.receive_urgent()
+        await client.send(b"data")
+        await client.send_eof()
+        with pytest.raises(aiosock.ClosedResourceError, match="send_eof"):
+            await client.send_urgent(b"!")
+        async with asyncio.timeout(5):
+            assert b"".join([chunk async for chunk in served]) == b"data"
+            assert await urgent == b""  # the end, not an urgent byte after it
+        await client.aclose()
+
+
+async def test_send_urgent_refused_while_waiting_for_the_buffer() -> None:
+    """send_eof called while send_urgent waits for the write buffer: refused."""
+    async with served_pairs("tcp://127.0.0.1:0") as (_server, make_pair):
+        client, served = await make_pair()
+        big = b"n" * (8 * 1024 * 1024)  # more than the kernel takes at once
+        sender = asyncio.ensure_future(client.send(big))
+        urgent_sent = asyncio.ensure_future(client.send_urgent(b"!"))
+        await asyncio.sleep(0)
+        assert client.transport.get_write_buffer_size() > 0
+        assert not urgent_sent.done()
+        await client.send_eof()
+        async with asyncio.timeout(5):
+            assert await served.receive_exactly(len(big)) == big
+            with pytest.raises(aiosock.ClosedResourceError, match="send_eof"):
+                await urgent_sent
+            await sender
+            assert await served.receive() == b""
+        await client.aclose()
+
+
+async def test_concurrent_send_urgent_restores_the_buffer_limits() -> None:
+    """Two send_urgent calls waiting for the buffer leave its limits as they were."""
+    async with served_pairs("tcp://127.0.0.1:0") as (_server, make_pair):
+        client, served = await make_pair()
+        limits = client.transport.get_write_buffer_limits()
+        big = b"n" * (8 * 1024 * 1024)
+        received = asyncio.ensure_future(served.receive_exactly(len(big)))
+        urgent = served.receive_urgent()
+        sender = asyncio.ensure_future(client.send(big))
+        first = asyncio.ensure_future(client.send_urgent(b"1"))
+        second = asyncio.ensure_future(client.send_urgent(b"2"))
+        async with asyncio.timeout(5):
+            await asyncio.gather(sender, first, second)
+            assert await received == big
+            # The first may have become normal data (TCP keeps one at a time),
+            # but the last one sent is the urgent one.
+            assert await urgent in (b"1", b"2")
+        assert client.transport.get_write_buffer_limits() == limits
+        await client.aclose()
+
+
+async def test_receive_urgent_ends_when_the_peer_ends(endpoint: str) -> None:
+    """A waiting receive_urgent, and every later one, gets b"" once the peer ends."""
+    async with served_pairs(endpoint) as (_server, make_pair):
+        client, served = await make_pair()
+        waiting = asyncio.ensure_future(served.receive_urgent())
+        await asyncio.sleep(0)
+        await client.aclose()
+        async with asyncio.timeout(5):
+            assert await waiting == b""
+            assert await served.receive_urgent() == b""
+            assert await served.receive() == b""
+            assert await served.receive_urgent() == b""
+
+
+async def test_receive_urgent_ends_at_a_half_close_while_data_is_unread(
+    endpoint: str,
+) -> None:
+    """The peer's send_eof ends receive_urgent, queued bytes first; sending goes on."""
+    async with served_pairs(endpoint) as (_server, make_pair):
+        client, served = await make_pair()
+        first = served.receive_urgent()
+        await client.send(b"before")
+        await client.send_urgent(b"!")
+        await client.send(b"after")
+        await client.send_eof()
+        async with asyncio.timeout(5):
+            assert await first == b"!"
+            assert await served.receive_urgent() == b""
+            assert await served.receive_exactly(11) == b"beforeafter"
+            assert await served.receive() == b""
+            await served.send(b"answer")  # this side's direction is still open
+            assert await client.receive_exactly(6) == b"answer"
+        await client.aclose()
+
+
+async def test_receive_urgent_first_called_after_the_end() -> None:
+    """receive_urgent called for the first time after the end of stream: b""."""
+    a, b = await aiosock.stream_pair()
+    await a.send_eof()
+    async with asyncio.timeout(5):
+        assert await b.receive() == b""
+        assert await b.receive_urgent() == b""
+    await a.aclose()
+    await b.aclose()
+
+
+async def test_receive_urgent_after_a_reset_is_broken() -> None:
+    """A peer's reset: a waiting and a later receive_urgent get BrokenResourceError."""
+    async with served_pairs("tcp://127.0.0.1:0") as (_server, make_pair):
+        client, served = await make_pair()
+        waiting = asyncio.ensure_future(served.receive_urgent())
+        await asyncio.sleep(0)
+        client.abort()  # RST
+        async with asyncio.timeout(5):
+            with pytest.raises(aiosock.BrokenResourceError) as raised:
+                await waiting
+        assert isinstance(raised.value.__cause__, ConnectionResetError)
+        with pytest.raises(aiosock.BrokenResourceError):
+            await served.receive_urgent()
+        with pytest.raises(aiosock.BrokenResourceError):
+            await served.receive()
+
+
+async def test_urgent_byte_reaches_a_receiver_blocked_behind_normal_data(
+    endpoint: str,
+) -> None:
+    """The urgent byte comes at once while the normal data before it is unread.
+
+    The stream stops reading once more than its high-water mark waits unread;
+    then more normal data waits in the kernel, before the urgent byte.
+    """
+    from aiosock._highlevel._stream import READ_HIGH_WATER
+
+    async with served_pairs(endpoint) as (_server, make_pair):
+        client, served = await make_pair()
+        urgent = served.receive_urgent()
+        blocking = b"a" * (READ_HIGH_WATER + 1)
+        before, after = b"b" * 10000, b"c" * 10000
+        await client.send(blocking)
+        await client.send(before)
+        await client.send_urgent(b"!")
+        await client.send(after)
+        async with asyncio.timeout(5):
+            assert await urgent == b"!"  # nothing read yet
+            expected = blocking + before + after
+            assert await served.receive_exactly(len(expected)) == expected
+        await client.aclose()

@@ -629,19 +629,21 @@ class Stream(asyncio.Protocol):
     async def send_urgent(self, byte: bytes | int) -> None:
         """Send one byte of out-of-band ("urgent") data (TCP's ``MSG_OOB``).
 
-        It goes after all the data sent before it; the peer gets it from
-        :meth:`receive_urgent`, apart from the normal data.
+        It goes after all the data sent before it: this first waits until the
+        transport's write buffer is empty. Data that another task sends during
+        that wait goes ahead of the urgent byte; ``send_urgent`` calls take
+        turns. The peer gets the byte from :meth:`receive_urgent`, apart from
+        the normal data.
 
         Raises:
             ValueError: ``byte`` is not exactly one byte.
-            ClosedResourceError: The stream was closed here.
-            BrokenResourceError: The connection is gone.
+            ClosedResourceError: The stream, or its write side
+                (:meth:`send_eof`), was closed here.
+            BrokenResourceError: The connection was reset or is gone.
             NotImplementedError: The stream is a TLS stream.
         """
-        if self._closing:
-            raise ClosedResourceError("the stream was closed")
-        if self._lost:
-            raise BrokenResourceError("the connection is closed")
+        if self._no_send or self._transport is None or self._transport.is_closing():
+            raise self._send_refused()
         self._refuse_urgent_on_tls()
         from ._urgent import send_urgent
 
@@ -650,21 +652,36 @@ class Stream(asyncio.Protocol):
     def receive_urgent(self) -> Awaitable[bytes]:
         """Wait for the next byte of out-of-band ("urgent") data from the peer.
 
-        The first call starts watching for urgent data (urgent bytes are then
-        taken out of the normal data as they arrive, and queued); call it before
-        the peer sends any, because the kernel drops an urgent byte once the
-        normal data is read past it. TCP keeps one urgent byte at a time: if the
-        peer sends another before the first was read, the first becomes normal
-        data.
+        The first call starts watching for urgent data: from then on each urgent
+        byte is taken out as soon as it arrives, even while normal data before
+        it is unread, and queued (up to 64 unread; beyond that the oldest are
+        dropped). Call it before the peer sends any, because the kernel drops
+        an urgent byte once the normal data is read past it. TCP keeps one
+        urgent byte at a time: if the peer sends another before the first was
+        taken, the first becomes normal data.
+
+        Returns:
+            The byte; queued bytes come first. ``b""`` once the peer has ended
+            its stream (no urgent byte can come after that), and on every call
+            after it, as :meth:`receive` does.
 
         Raises:
-            ClosedResourceError: The stream was closed (also wakes a waiter).
+            ClosedResourceError: The stream was closed here (also raised in a
+                task waiting for urgent data).
+            BrokenResourceError: The connection was reset or aborted (the
+                ``OSError`` is its ``__cause__``).
             NotImplementedError: The stream is a TLS stream.
         """
-        if self._closing or self._lost:
+        if self._closing:
             raise ClosedResourceError("the stream was closed")
         if self._urgent is None:
             self._refuse_urgent_on_tls()
+            if self._eof or self._lost:
+                # The peer's end was read (or the connection is gone): no
+                # urgent byte can come now.
+                if self._error is not None:
+                    raise self._broken()
+                return self._ready(b"")
             from ._urgent import UrgentTap
 
             tap = UrgentTap(self, self.socket)
@@ -682,9 +699,12 @@ class Stream(asyncio.Protocol):
     def at_urgent_mark(self) -> bool:
         """Whether the socket's next normal read starts at the urgent mark.
 
-        This is the manual's ``SIOCATMARK`` test; the transport reads ahead of
-        the application, so it says where the socket is, not where
-        :meth:`receive` is.
+        This is the manual's ``SIOCATMARK`` test. The urgent byte itself is not
+        in the normal data (:meth:`receive_urgent` takes it out of band); the
+        mark is where it was sent, and this stays true from when the normal data
+        before the mark has been read until a read goes past it. The transport
+        reads ahead of the application, so it says where the socket is, not
+        where :meth:`receive` is.
         """
         from ._urgent import at_mark
 
