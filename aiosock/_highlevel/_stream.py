@@ -570,7 +570,7 @@ class Stream(asyncio.Protocol):
         transport = self._transport
         if self._no_send or transport.is_closing():  # type: ignore[union-attr]
             raise self._send_refused()
-        if type(data) is not bytes:
+        if data.__class__ is not bytes:  # (fewer instructions than type())
             # What the caller has now is what is sent: uvloop's transports (and
             # the default loop's from Python 3.12) keep a reference to a
             # buffer they cannot write at once, so a bytearray refilled after
