@@ -124,3 +124,13 @@ async def test_after_a_reset_everything_says_broken() -> None:
         _ = b.socket
     with pytest.raises(aiosock.ClosedResourceError):
         await b.send_eof()
+
+
+@pytest.mark.parametrize("namespace", NAMESPACES)
+async def test_repr_is_the_same_on_both_loops(namespace: Namespace) -> None:
+    """<Stream local <-> peer state>, whatever flavour the loop gets."""
+    a, b = await aiosock.stream_pair(namespace)
+    async with a, b:
+        assert repr(a) == f"<Stream {a.local_address} <-> {a.peer_address} open>"
+    assert repr(a).endswith(" closed>")
+    assert repr(a).startswith("<Stream ")

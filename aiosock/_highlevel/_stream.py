@@ -863,7 +863,8 @@ class Stream(asyncio.Protocol):
             where = f" {self.local_address} <-> {self.peer_address}"
         except Exception:
             where = ""
-        return f"<{type(self).__name__}{where} {state}>"
+        # (One name for every flavour: each loop's is a private subclass.)
+        return f"<Stream{where} {state}>"
 
     # -- local namespace extras (implemented in _local.py) ----------------------
 
