@@ -1,15 +1,17 @@
 """Out-of-band data: the manual's "Out-of-Band Data", server and client in one.
 
 A stream carries one sequence of bytes, but TCP can also send a byte "urgently",
-ahead of the flow control and marked in the stream, so that a receiver busy
-with (or blocked by) the normal data hears about it at once: ``telnet`` and
-``rlogin`` send their interrupts that way. Here a client sends normal data with
-one urgent byte in the middle; the server gets the urgent byte on its own, with
-the normal data whole around it.
+marked in the stream, so that a receiver busy with (or blocked behind) the
+normal data hears about it as soon as it arrives: ``telnet`` and ``rlogin`` send
+their interrupts that way. Here a client sends normal data with one urgent byte
+in the middle; the server gets the urgent byte on its own, with the normal data
+whole around it.
 
-The kernel keeps only one urgent byte at a time and drops it once the normal
-data is read past it, so the receiver starts watching (the first call to
-``receive_urgent``) before the sender sends any: the server says "ready" first.
+The kernel drops an urgent byte once the normal data is read past it, so the
+receiver starts watching (the first call to ``receive_urgent``) before the
+sender sends any: the server says "ready" first. Had the client ended its
+stream without an urgent byte, ``await urgent`` would give ``b""``.
+
 Both ends run in this process, on loopback::
 
     python examples/urgent.py

@@ -269,3 +269,20 @@ async def test_urgent_byte_reaches_a_receiver_blocked_behind_normal_data(
             expected = blocking + before + after
             assert await served.receive_exactly(len(expected)) == expected
         await client.aclose()
+
+
+async def test_at_urgent_mark_after_the_byte_was_taken(endpoint: str) -> None:
+    """At the mark once the data before it is read (the byte taken apart), then not."""
+    async with served_pairs(endpoint) as (_server, make_pair):
+        client, served = await make_pair()
+        urgent = served.receive_urgent()
+        await client.send(b"ab")
+        await client.send_urgent(b"!")
+        async with asyncio.timeout(5):
+            assert await urgent == b"!"
+            assert await served.receive_exactly(2) == b"ab"
+            assert served.at_urgent_mark() is True
+            await client.send(b"cd")
+            assert await served.receive_exactly(2) == b"cd"
+            assert served.at_urgent_mark() is False
+        await client.aclose()

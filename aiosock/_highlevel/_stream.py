@@ -653,12 +653,14 @@ class Stream(asyncio.Protocol):
         """Wait for the next byte of out-of-band ("urgent") data from the peer.
 
         The first call starts watching for urgent data: from then on each urgent
-        byte is taken out as soon as it arrives, even while normal data before
-        it is unread, and queued (up to 64 unread; beyond that the oldest are
-        dropped). Call it before the peer sends any, because the kernel drops
-        an urgent byte once the normal data is read past it. TCP keeps one
-        urgent byte at a time: if the peer sends another before the first was
-        taken, the first becomes normal data.
+        byte is taken out as soon as it reaches this side's kernel, even while
+        normal data before it is unread, and queued (up to 64 unread; beyond
+        that the oldest are dropped). It travels in sequence, under flow
+        control: while the buffers between the two ends are full, it waits
+        behind the normal data on the sender's side. Call it before the peer
+        sends any, because the kernel drops an urgent byte once the normal data
+        is read past it. TCP keeps one urgent byte at a time: if the peer sends
+        another before the first was taken, the first becomes normal data.
 
         Returns:
             The byte; queued bytes come first. ``b""`` once the peer has ended

@@ -18,6 +18,12 @@ the socket as the manual does, next to the transport:
   a receiver whose stream stopped reading (its buffer of unread data is full)
   still hears of the urgent byte at once. ``EPOLLRDHUP`` alone (the peer ended
   its stream, this side still open) says no urgent byte can come any more.
+  "At once" is once the byte is in this side's kernel: it travels in sequence,
+  under flow control, so when the socket buffers are full too (a closed TCP
+  window), it waits behind the normal data on the sender's side. (TCP can
+  announce urgent data before the byte itself arrives, but Linux tells of that
+  with ``SIGURG`` only, not ``EPOLLPRI``, and has no byte to give yet;
+  aiosock does not watch for ``SIGURG``.)
 - the race: in the kernel's normal read (``tcp_recvmsg``, and its Unix
   counterpart), a read that has data stops just before the mark, but a read
   that *starts* at the mark skips the urgent byte and, once past it, forgets it
