@@ -138,7 +138,7 @@ def _run_connect(args: argparse.Namespace) -> int:
         try:
             stream = await connect(args.endpoint, timeout=args.timeout)
         except TimeoutError as exc:
-            if str(exc):
+            if exc.errno is not None:
                 raise  # a timeout with its own story (ETIMEDOUT from the kernel)
             raise connect_timed_out(args.timeout) from None
         async with stream:

@@ -139,8 +139,8 @@ def connect_datagram(args: argparse.Namespace, stdin_fd: int = 0) -> None:
             async with asyncio.timeout(args.timeout):
                 sock = await open_datagram(remote=args.endpoint)
         except TimeoutError as exc:
-            if str(exc):
-                raise
+            if exc.errno is not None:
+                raise  # (ETIMEDOUT from the kernel)
             raise connect_timed_out(args.timeout) from None
         async with sock:
             await _run(sock, _Peer(sock.remote_address), args.idle, stdin_fd, 1)

@@ -66,8 +66,8 @@ def connect_packet_endpoint(args: argparse.Namespace) -> int:
         try:
             stream = await connect_packets(args.endpoint, timeout=args.timeout)
         except TimeoutError as exc:
-            if str(exc):
-                raise
+            if exc.errno is not None:
+                raise  # (ETIMEDOUT from the kernel)
             raise connect_timed_out(args.timeout) from None
         async with stream:
             await pump_records(stream)
