@@ -145,7 +145,7 @@ async def test_send_urgent_refused_while_waiting_for_the_buffer() -> None:
     """send_eof called while send_urgent waits for the write buffer: refused."""
     async with served_pairs("tcp://127.0.0.1:0") as (_server, make_pair):
         client, served = await make_pair()
-        big = b"n" * (8 * 1024 * 1024)  # more than the kernel takes at once
+        big = b"n" * (16 * 1024 * 1024)  # more than the kernel takes at once
         sender = asyncio.ensure_future(client.send(big))
         urgent_sent = asyncio.ensure_future(client.send_urgent(b"!"))
         await asyncio.sleep(0)
@@ -166,7 +166,7 @@ async def test_concurrent_send_urgent_restores_the_buffer_limits() -> None:
     async with served_pairs("tcp://127.0.0.1:0") as (_server, make_pair):
         client, served = await make_pair()
         limits = client.transport.get_write_buffer_limits()
-        big = b"n" * (8 * 1024 * 1024)
+        big = b"n" * (16 * 1024 * 1024)
         received = asyncio.ensure_future(served.receive_exactly(len(big)))
         urgent = served.receive_urgent()
         sender = asyncio.ensure_future(client.send(big))
