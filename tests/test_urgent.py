@@ -286,3 +286,51 @@ async def test_at_urgent_mark_after_the_byte_was_taken(endpoint: str) -> None:
             assert await served.receive_exactly(2) == b"cd"
             assert served.at_urgent_mark() is False
         await client.aclose()
+
+
+async def test_a_cancelled_urgent_wait_gives_its_byte_back() -> None:
+    """A byte handed to a wait whose task is cancelled before it runs is kept.
+
+    The byte is delivered by hand and the task cancelled in the same step, so
+    the window between the two is hit every time.
+    """
+    a, b = await aiosock.stream_pair()
+    async with a, b, asyncio.timeout(10):
+        waiting = asyncio.ensure_future(b.receive_urgent())
+        for _ in range(20):  # let it start waiting (bounded turns)
+            await asyncio.sleep(0)
+        assert not waiting.done()
+        b._urgent._deliver(b"!")
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert await b.receive_urgent() == b"!"
+
+
+async def test_a_second_urgent_waiter_is_refused() -> None:
+    """Two tasks waiting for urgent data at once: the second is BusyResourceError."""
+    a, b = await aiosock.stream_pair()
+    async with a, b, asyncio.timeout(10):
+        first = asyncio.ensure_future(b.receive_urgent())
+        for _ in range(20):  # let it start waiting (bounded turns)
+            await asyncio.sleep(0)
+        with pytest.raises(aiosock.BusyResourceError):
+            await b.receive_urgent()
+        await a.send_urgent(b"1")
+        await a.send(b"n")
+        assert await b.receive_exactly(1) == b"n"
+        assert await first == b"1"
+
+
+async def test_an_urgent_wait_cancelled_before_it_ran_leaves_it_free() -> None:
+    """A wait cancelled before it ran: the next wait gets the byte."""
+    a, b = await aiosock.stream_pair()
+    async with a, b, asyncio.timeout(10):
+        never = asyncio.ensure_future(b.receive_urgent())
+        never.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await never
+        await a.send_urgent(b"2")
+        await a.send(b"n")
+        assert await b.receive_exactly(1) == b"n"
+        assert await b.receive_urgent() == b"2"

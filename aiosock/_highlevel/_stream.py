@@ -672,7 +672,11 @@ class Stream(asyncio.Protocol):
                 task waiting for urgent data).
             BrokenResourceError: The connection was reset or aborted (the
                 ``OSError`` is its ``__cause__``).
+            BusyResourceError: Another task is waiting for urgent data.
             NotImplementedError: The stream is a TLS stream.
+
+        Watching starts at the call; the byte is taken when the awaitable
+        first runs, and a cancelled wait gives back a byte it was handed.
         """
         if self._closing:
             raise ClosedResourceError("the stream was closed")
@@ -689,8 +693,8 @@ class Stream(asyncio.Protocol):
             tap = UrgentTap(self, self.socket)
             self._urgent = tap
             self.transport.set_protocol(tap)
-        future: asyncio.Future[bytes] = self._urgent.receive()
-        return future
+        waiting: Awaitable[bytes] = self._urgent.receive()
+        return waiting
 
     def _refuse_urgent_on_tls(self) -> None:
         if self.get_extra_info("sslcontext") is not None:

@@ -60,13 +60,20 @@ import fcntl
 import select
 import socket
 import struct
+import types
 import weakref
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .._core._buffers import shared_buffer, shared_mapping
-from .._foundation._errors import BrokenResourceError, ClosedResourceError
+from .._foundation._errors import (
+    BrokenResourceError,
+    BusyResourceError,
+    ClosedResourceError,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Generator
+
     from ._stream import Stream
 
 __all__ = ["MAX_QUEUED", "UrgentTap", "at_mark", "send_urgent"]
@@ -367,26 +374,44 @@ class UrgentTap(asyncio.BufferedProtocol):
 
     # -- the stream's side -----------------------------------------------------
 
-    def receive(self) -> asyncio.Future[bytes]:
-        """Return a future for the next urgent byte (``b""`` at the end)."""
+    def receive(self) -> Awaitable[bytes]:
+        """Return an awaitable of the next urgent byte (``b""`` at the end).
+
+        It takes its byte when it first runs, as a coroutine would, and gives
+        it back (to the front of the queue) if its task is cancelled after
+        the byte came but before it ran again. A second task waiting at the
+        same time gets :class:`~aiosock.BusyResourceError`.
+        """
         if self._stream._closing:
             raise ClosedResourceError("the stream was closed")
-        fut: asyncio.Future[bytes]
+        return self._wait()
+
+    @types.coroutine
+    def _wait(self) -> Generator[Any, Any, bytes]:
+        if self._stream._closing:
+            raise ClosedResourceError("the stream was closed")
         if self._received:
-            fut = self._loop.create_future()
-            fut.set_result(self._received.popleft())
-            return fut
+            return self._received.popleft()
         outcome = self._outcome()
         if isinstance(outcome, BaseException):
             raise outcome
         if outcome is not None:
-            fut = self._loop.create_future()
-            fut.set_result(outcome)
-            return fut
-        if self._waiter is not None and not self._waiter.done():
-            return self._waiter
-        self._waiter = self._loop.create_future()
-        return self._waiter
+            return outcome
+        current = self._waiter
+        if current is not None and not current.done():
+            raise BusyResourceError("another task is already waiting for urgent data")
+        waiter: asyncio.Future[bytes] = self._loop.create_future()
+        self._waiter = waiter
+        try:
+            return (yield from waiter)
+        except BaseException:
+            if waiter.done() and not waiter.cancelled() and not waiter.exception():
+                byte = waiter.result()
+                if byte:
+                    self._received.appendleft(byte)
+            elif self._waiter is waiter:
+                self._waiter = None
+            raise
 
     def close(self) -> None:
         """Stop watching: the stream was closed here, or its connection lost.
