@@ -16,7 +16,7 @@ import pytest
 
 import aiosock
 from aiosock import Inet6Address, InetAddress, LocalAddress, Namespace
-from aiosock._core import _listeners
+from aiosock._core import _listeners, _server
 
 from .conftest import HAVE_IPV6
 from .serve_helpers import Accepted, echo, echo_once, echo_server, warm_up
@@ -443,6 +443,45 @@ async def test_handler_may_close_its_own_server() -> None:
     assert server.active_connections == 0
     await idle.aclose()
     await admin.aclose()
+
+
+async def test_aclose_says_when_a_handler_ignores_its_cancellation(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A handler that swallows CancelledError holds aclose() up: one warning says so."""
+    monkeypatch.setattr(_server, "_STUCK_AFTER", 0.05)
+    caplog.set_level(logging.WARNING, logger="aiosock.server")
+    started, release, warned = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    class Flag(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            warned.set()
+
+    flag = Flag(logging.WARNING)
+    logging.getLogger("aiosock.server").addHandler(flag)
+    cleanup = contextlib.ExitStack()
+    cleanup.callback(logging.getLogger("aiosock.server").removeHandler, flag)
+
+    async def stubborn(stream: aiosock.Stream) -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            await release.wait()  # goes on, until the test lets it end
+
+    server = await aiosock.serve(stubborn, "tcp://127.0.0.1:0")
+    client = await aiosock.connect(server.endpoints[0], timeout=5)
+    with cleanup:
+        async with client, asyncio.timeout(5):
+            await started.wait()
+            closing = asyncio.ensure_future(server.aclose())
+            await warned.wait()
+            assert not closing.done()
+            release.set()
+            await closing
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1
+    assert "still waits for 1 connection(s)" in messages[0]
 
 
 async def test_aclose_is_idempotent() -> None:

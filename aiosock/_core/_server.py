@@ -59,6 +59,8 @@ _TRANSIENT = {
 _ACCEPT_BATCH = 64
 _BACKOFF_START = 0.05
 _BACKOFF_MAX = 1.0
+#: Seconds after which aclose() says that cancelled handlers have not ended.
+_STUCK_AFTER = 5.0
 
 
 class Server:
@@ -172,8 +174,22 @@ class Server:
             await asyncio.wait(tasks, timeout=grace)
         for task in tasks:
             task.cancel()
+        warned = False
         while remaining := self._tasks - own:
-            await asyncio.wait(remaining)
+            _, pending = await asyncio.wait(
+                remaining, timeout=None if warned else _STUCK_AFTER
+            )
+            if pending and not warned:
+                # A handler that catches CancelledError and goes on holds
+                # aclose() up: say so (once), and go on waiting for it.
+                warned = True
+                logger.warning(
+                    "aclose() still waits for %d connection(s) %g s after"
+                    " cancelling them: a handler that catches CancelledError"
+                    " must end soon after",
+                    len(pending),
+                    _STUCK_AFTER,
+                )
         if not self._closed_waiter.done():
             self._closed_waiter.set_result(None)
 
