@@ -29,6 +29,7 @@ import logging
 import socket
 from typing import TYPE_CHECKING, Any
 
+from .._foundation._checks import check_seconds
 from .._foundation._errors import ClosedResourceError
 
 if TYPE_CHECKING:
@@ -164,7 +165,12 @@ class Server:
         Args:
             grace: Seconds to let connection tasks (handlers) finish on their own
                 before they are cancelled and their connections closed.
+
+        Raises:
+            TypeError, ValueError: ``grace`` is not a number of seconds, 0 or
+                more (checked before anything is closed).
         """
+        grace = check_seconds("grace", grace)
         self.close()
         # A handler may close its own server (a "shutdown" command): it is not
         # waited for, nor cancelled, or it would wait for itself.

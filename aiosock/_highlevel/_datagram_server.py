@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 from .._core._dgram import bind_datagram_sockets
 from .._core._listeners import DEFAULT_SOCKET_MODE
 from .._foundation._addresses import ConcreteAddress
+from .._foundation._checks import check_seconds
 from .._foundation._concepts import Style
 from .._foundation._endpoints import EndpointLike, endpoints_of
 from . import _eager
@@ -172,7 +173,12 @@ class DatagramServer:
         Args:
             grace: Seconds to let running handlers finish (they may still send)
                 before they are cancelled.
+
+        Raises:
+            TypeError, ValueError: ``grace`` is not a number of seconds, 0 or
+                more (checked before anything is closed).
         """
+        grace = check_seconds("grace", grace)
         self.close()
         if self._busy and grace > 0:
             self._quiet = self._loop.create_future()

@@ -65,7 +65,11 @@ class Destinations:
         except TypeError:  # unhashable: not an address either
             cached = None
         if cached is not None:
-            return cached
+            key, sockaddr = cached
+            # (("h", 53.0) and ("h", True) equal ("h", 53) and ("h", 1), and
+            # hash alike: only the very same types take the cached answer.)
+            if key.__class__ is str or _same_types(key, address):
+                return sockaddr
         if isinstance(address, InetAddress | Inet6Address | LocalAddress):
             raise self.wrong_namespace(address)
         endpoint = self._endpoint_of(address)
@@ -75,7 +79,7 @@ class Destinations:
         if isinstance(address, str | tuple):
             if len(self._cache) >= CACHE_LIMIT:
                 self._cache.clear()
-            self._cache[address] = sockaddr
+            self._cache[address] = (address, sockaddr)
         return sockaddr
 
     async def resolve(self, endpoint: Endpoint) -> ConcreteAddress:
@@ -111,10 +115,17 @@ class Destinations:
     def _endpoint_of(address: object) -> Endpoint:
         try:
             return as_endpoint(address, Style.DATAGRAM)  # type: ignore[arg-type]
-        except AddressError:
+        except AddressError as exc:
             if isinstance(address, str | Endpoint):
                 raise
+            if isinstance(address, tuple):
+                raise AddressError(f"{exc} in {address!r}") from None
             raise AddressError(
                 "expected a typed address, endpoint text or (host, port) tuple, "
                 f"got {address!r}"
             ) from None
+
+
+def _same_types(key: tuple[Any, ...], address: Any) -> bool:
+    """Whether ``address`` (equal to ``key``) has the same types in each place."""
+    return all(a.__class__ is b.__class__ for a, b in zip(key, address, strict=True))

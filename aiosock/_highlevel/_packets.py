@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._core._buffers import SHARED_BUFFER_SIZE, shared_buffer
 from .._foundation._addresses import ConcreteAddress, from_sockaddr
+from .._foundation._checks import check_count
 from .._foundation._errors import (
     BrokenResourceError,
     BusyResourceError,
@@ -150,8 +151,7 @@ class PacketStream:
             BusyResourceError: Another task is receiving.
         """
         self._check_receive()
-        if max_bytes < 1:
-            raise ValueError(f"'max_bytes' must be at least 1 (got {max_bytes})")
+        check_count("max_bytes", max_bytes, minimum=1)
         self._receiving = True
         try:
             while True:
@@ -353,6 +353,8 @@ class PacketStream:
             DescriptorsLostError: The kernel dropped descriptors sent with it.
         """
         self._check_receive()
+        check_count("max_bytes", max_bytes, minimum=1)
+        check_count("max_fds", max_fds, minimum=0)
         if not 0 <= max_fds <= 253 or max_bytes < 1:
             raise ValueError(
                 f"expected max_bytes >= 1 and max_fds in 0..253, "

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._core._options import Phase, apply_phase, checked_options
 from .._foundation._addresses import Inet6Address, InetAddress, from_sockaddr
+from .._foundation._checks import check_count
 from .._foundation._concepts import Namespace, Style
 from .._foundation._endpoints import Endpoint, EndpointLike, as_endpoint
 from .._foundation._errors import (
@@ -144,22 +145,30 @@ class RawSocket:
             (port 0).
 
         Raises:
+            MessageTooLargeError: The packet was longer than ``max_bytes``; it
+                was discarded (never returned cut short).
             ClosedResourceError: The socket was closed (also wakes a waiter).
             BusyResourceError: Another task is receiving.
         """
         self._check_open()
         if self._receiving:
             raise BusyResourceError("another task is already receiving on this socket")
-        if max_bytes < 1:
-            raise ValueError(f"'max_bytes' must be at least 1 (got {max_bytes})")
+        check_count("max_bytes", max_bytes, minimum=1)
         self._receiving = True
         try:
             while True:
                 try:
-                    data, sockaddr = self._sock.recvfrom(max_bytes)
+                    data, _, flags, sockaddr = self._sock.recvmsg(max_bytes)
                 except (BlockingIOError, InterruptedError):
                     await self._watch.readable()
                     continue
+                if flags & socket.MSG_TRUNC:
+                    # Never a packet cut short: the kernel dropped the rest.
+                    raise MessageTooLargeError(
+                        f"expected a packet of at most {max_bytes} bytes"
+                        " (max_bytes), got a longer one; it was discarded",
+                        limit=max_bytes,
+                    )
                 address = from_sockaddr(self._sock.family, sockaddr)
                 assert isinstance(address, InetAddress | Inet6Address)
                 return data, address
@@ -188,6 +197,11 @@ class RawSocket:
                     f"{address!r}"
                 ) from exc
             address = typed
+        if not isinstance(address, InetAddress | Inet6Address):
+            raise AddressError(
+                f"expected an {self.namespace.name} address literal, typed address"
+                f" or (host, port) tuple, got {address!r}"
+            )
         if address.namespace is not self.namespace:
             raise AddressError(
                 f"expected an {self.namespace.name} address, got {address} "
