@@ -221,6 +221,23 @@ BAD: list[tuple[str, list[tuple[int, str | None, str]]]] = [
         [(1, None, "")],
     ),
     ("#aiosock: instances=5\n127.0.0.1:", [(1, None, "host: line")]),
+    # A wait program takes the socket: the daemon never sees its clients.
+    (
+        "#aiosock: only_from=127.0.0.2\nhttp stream tcp wait root /bin/cat",
+        [(2, "wait", "only_from cannot apply to a wait program")],
+    ),
+    (
+        "#aiosock: no_access=10.0.0.0/8\nhttp dgram udp wait root /bin/cat",
+        [(2, "wait", "no_access cannot apply to a wait program")],
+    ),
+    (
+        "#aiosock: per_source=1\n/tmp/x.sock stream unix wait root /bin/cat",
+        [(2, "wait", "per_source cannot apply")],
+    ),
+    (
+        "#aiosock: only_from= per_source=2\nhttp dgram udp wait root /bin/cat",
+        [(2, "wait", "only_from and per_source cannot apply")],
+    ),
 ]
 
 
@@ -260,6 +277,24 @@ def test_bad_extension_skips_the_service(
     assert [(p.line, p.field) for p in config.problems] == [(1, field), (2, None)]
     assert reason in config.problems[0].reason
     assert "line 1 above" in config.problems[1].reason
+
+
+def test_limits_the_daemon_applies_load_on_wait_lines() -> None:
+    """instances on a wait program, and every limit on in-process wait lines, load.
+
+    Only a wait program takes the socket; internal services and python: handlers
+    see each client in the daemon.
+    """
+    config = parse(
+        "#aiosock: instances=1\n"
+        "http stream tcp wait root /bin/cat\n"
+        "#aiosock: only_from=127.0.0.1 no_access=127.0.0.2 per_source=1\n"
+        "ftp dgram udp wait root python:m:f\n"
+        "#aiosock: only_from=127.0.0.1 per_source=1\n"
+        "echo dgram udp wait root internal\n"
+    )
+    assert not config.problems, [str(p) for p in config.problems]
+    assert [entry.unenforceable_limits for entry in config.entries] == [()] * 3
 
 
 def test_bad_line_does_not_stop_the_rest() -> None:
@@ -389,6 +424,26 @@ def test_cli_check_bad_file(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"{path}:2: expected 6 fields" in result.stderr
     assert "(field 'wait')" in result.stderr
+
+
+def test_cli_check_refuses_address_limits_on_a_wait_program(tmp_path: Path) -> None:
+    """--check fails a wait program line with only_from: it could not be applied."""
+    path = tmp_path / "wait.conf"
+    path.write_text(
+        "127.0.0.1:\n"
+        "#aiosock: only_from=127.0.0.2\n"
+        "21307 stream tcp wait nobody /bin/cat cat\n"
+        "#aiosock: only_from=127.0.0.2\n"
+        "21308 stream tcp nowait nobody /bin/cat cat\n"
+    )
+    result = _check("--config", str(path))
+    assert result.returncode == 1
+    assert f"{path}:3: refused: only_from cannot apply to a wait program" in (
+        result.stderr
+    )
+    assert "(field 'wait')" in result.stderr
+    assert f"{path}:5:" not in result.stderr
+    assert "1 services, 1 problem" in result.stdout
 
 
 def test_cli_check_missing_file() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import ipaddress
 import logging
 import os
 import pwd
@@ -16,10 +17,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 import aiosock
-from aiosock.inetd import Inetd, InetdConfig, parse_inetd_conf
+from aiosock.inetd import Inetd, InetdConfig, Limits, parse_inetd_conf
 from aiosock.inetd._load import netdb_lookup
 from tests.inetd_helpers import unbound_port
 
@@ -140,6 +142,30 @@ async def test_failures_are_per_service(caplog: pytest.LogCaptureFixture) -> Non
             assert await exchange(endpoint_of(inetd, "echo/tcp"), b"ok") == b"ok"
     assert "daytime/tcp: cannot listen: Address already in use" in caplog.text
     assert "nosuch.module:handler/tcp: cannot start: cannot import" in caplog.text
+
+
+async def test_hand_made_wait_entry_with_address_limits_is_not_started(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An entry built in code with only_from on a wait program is not run unlimited.
+
+    The parser refuses such a line; an entry made with attrs.evolve gets the same
+    answer when the daemon starts it.
+    """
+    base = config(
+        "127.0.0.1:0 stream tcp wait nobody /bin/cat cat\n"
+        "127.0.0.1:0 stream tcp nowait nobody internal echo\n"
+    )
+    limits = Limits(only_from=(ipaddress.ip_network("127.0.0.2"),))
+    waiter = attrs.evolve(base.entries[0], limits=limits)
+    hand_made = InetdConfig(entries=(waiter, base.entries[1]))
+    caplog.set_level(logging.INFO, "aiosock.inetd")
+    async with Inetd(hand_made) as inetd:
+        statuses = [(s.entry.name, s.endpoints, s.error) for s in inetd.services]
+        assert statuses[0][:2] == ("cat/tcp", ())
+        assert "only_from cannot apply to a wait program" in (statuses[0][2] or "")
+        assert await exchange(endpoint_of(inetd, "echo/tcp"), b"ok") == b"ok"
+    assert "cat/tcp: cannot start: refused: only_from" in caplog.text
 
 
 async def test_fork_failure_is_survived(

@@ -27,7 +27,12 @@ from .._foundation._concepts import Style
 from .._foundation._errors import ConfigError
 from ._records import BUILTINS, PROTOCOLS, InetdConfig, IPNetwork, Limits, ServiceEntry
 
-__all__ = ["EXTENSION_PREFIX", "ServiceLookup", "parse_inetd_conf"]
+__all__ = [
+    "EXTENSION_PREFIX",
+    "ServiceLookup",
+    "parse_inetd_conf",
+    "unenforceable_reason",
+]
 
 #: ``lookup(name_or_port, "tcp"|"udp")`` -> ``(official name, port)`` or ``None``.
 ServiceLookup = Callable[[str | int, str], tuple[str, int] | None]
@@ -267,7 +272,7 @@ class _Parser:
             argv, wait = (), False
         elif not argv and not server.startswith("python:"):
             argv = (server.rsplit("/", 1)[-1],)
-        return ServiceEntry(
+        entry = ServiceEntry(
             service=service,
             socket_type=style,
             protocol=protocol,
@@ -286,6 +291,9 @@ class _Parser:
             line=line,
             file=self.filename,
         )
+        if unenforceable := entry.unenforceable_limits:
+            raise _Skip(unenforceable_reason(unenforceable), "wait")
+        return entry
 
     def port(self, service: str, transport: str) -> tuple[int | None, str]:
         """Return the port and the official name of an internet service field."""
@@ -454,6 +462,15 @@ def _server(server: str, style: Style) -> bool:
             "server",
         )
     return False
+
+
+def unenforceable_reason(names: tuple[str, ...]) -> str:
+    """Why a ``wait`` program line with address or per-source limits is refused."""
+    return (
+        f"refused: {' and '.join(names)} cannot apply to a wait program (it "
+        "takes the socket and the daemon never sees its clients); use nowait, "
+        "or filter in the server or a firewall"
+    )
 
 
 def _limit_value(key: str, value: str) -> object:

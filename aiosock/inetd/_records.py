@@ -143,6 +143,27 @@ class ServiceEntry:
         return self.server.startswith("python:")
 
     @property
+    def unenforceable_limits(self) -> tuple[str, ...]:
+        """The limits set on the line that the daemon cannot apply, by name.
+
+        A ``wait`` program takes the socket itself: a stream server accepts its
+        clients and a datagram server reads every datagram, so the daemon never
+        sees who they are and cannot apply ``only_from``, ``no_access`` or
+        ``per_source``. Such a line is refused rather than run without them.
+        """
+        if not self.wait or self.is_internal or self.is_python:
+            return ()
+        limits = self.limits
+        names = []
+        if limits.only_from is not None:
+            names.append("only_from")
+        if limits.no_access:
+            names.append("no_access")
+        if limits.per_source is not None:
+            names.append("per_source")
+        return tuple(names)
+
+    @property
     def python_target(self) -> str:
         """What follows ``python:`` in the server field."""
         return self.server.removeprefix("python:")

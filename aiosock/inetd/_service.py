@@ -32,6 +32,7 @@ from .._foundation._concepts import Style
 from .._foundation._errors import BrokenResourceError, ClosedResourceError
 from .._highlevel._api import wrap_socket
 from ._binding import Bound, bind_entry
+from ._config import unenforceable_reason
 from ._context import Context, format_peer, resolve_python, start_program
 from ._datagrams import datagram_readable
 from ._internal import STREAM_HANDLERS, ChargenRotation
@@ -83,6 +84,9 @@ class Service:
 
     def _configure(self) -> None:
         entry = self.entry
+        if unenforceable := entry.unenforceable_limits:
+            # The parser refuses such lines; this covers entries made by hand.
+            raise LookupError(unenforceable_reason(unenforceable))
         limit = entry.max_rate
         if limit is None and self.is_program:
             limit = self.context.default_rate
@@ -114,8 +118,9 @@ class Service:
         """Take a changed line with the same sockets (servers, user, limits...).
 
         Raises:
-            LookupError: The new ``python:`` handler cannot be found (the old
-                line stays in force).
+            LookupError: The new ``python:`` handler cannot be found, or the new
+                line sets limits the daemon cannot apply (the old line stays in
+                force).
         """
         old = self.entry
         self.entry = entry
