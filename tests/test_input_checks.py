@@ -100,3 +100,15 @@ async def test_stream_server_aclose_checks_grace_first(grace: Any) -> None:
     assert server.is_serving()
     await server.aclose()
     assert not server.is_serving()
+
+
+@pytest.mark.parametrize("serving", ["serve", "serve_packets", "serve_datagram"])
+async def test_a_handler_that_cannot_be_called_is_refused_at_once(serving: str) -> None:
+    """serve*(None, ...) started, then failed on every connection or datagram."""
+    endpoint = {
+        "serve": "tcp://127.0.0.1:0",
+        "serve_packets": "unixpacket:@aiosock-test-no-handler",
+        "serve_datagram": "udp://127.0.0.1:0",
+    }[serving]
+    with pytest.raises(TypeError, match="'handler' must be an async callable"):
+        await getattr(aiosock, serving)(None, endpoint)

@@ -242,3 +242,35 @@ async def test_run_inside_a_running_loop_is_an_error() -> None:
     ):
         aiosock.run(coro, loop="asyncio")
     assert _closed(coro)
+
+
+class _BrokenUvloop:
+    """A meta path finder under which uvloop is there but fails to import."""
+
+    @staticmethod
+    def find_spec(name: str, path: object = None, target: object = None) -> None:
+        if name == "uvloop":
+            raise ImportError(
+                "libuv.so.1: cannot open shared object file", name="uvloop.loop"
+            )
+
+
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [
+        (False, "uvloop is not installed"),
+        (True, "uvloop failed to import: libuv.so.1: cannot open shared object"),
+    ],
+)
+def test_a_uvloop_that_fails_to_import_is_not_called_missing(
+    monkeypatch: pytest.MonkeyPatch, broken: bool, message: str
+) -> None:
+    """loop='uvloop' says why uvloop cannot be had: missing, or failing to import."""
+    monkeypatch.delitem(sys.modules, "uvloop", raising=False)
+    if broken:
+        monkeypatch.setattr(sys, "meta_path", [_BrokenUvloop(), *sys.meta_path])
+    else:
+        monkeypatch.setitem(sys.modules, "uvloop", None)  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match=message):
+        loop_factory("uvloop")
+    assert loop_factory("auto") is asyncio.new_event_loop

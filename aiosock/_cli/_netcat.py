@@ -1,4 +1,4 @@
-"""``aiosock connect`` and ``aiosock listen``: netcat for every stream endpoint.
+"""``aiosock connect`` and ``aiosock listen``: netcat for every endpoint kind.
 
 Datagram endpoints (``udp*``, ``unixgram``) go to ``_netcat_dgram``: one datagram
 per line; sequenced-packet endpoints (``unixpacket``) to ``_netcat_packets``: one
@@ -94,7 +94,8 @@ def register_connect(
     """Add ``aiosock connect``."""
     parser = subparsers.add_parser(
         "connect",
-        help="connect to a stream endpoint; stdin to it, it to stdout",
+        help="connect to an endpoint (stream, datagram or unixpacket); stdin to "
+        "it, it to stdout",
         description="Connect to ENDPOINT, copy standard input to it and it to "
         "standard output; half-close at the end of standard input.",
     )
@@ -108,7 +109,8 @@ def register_listen(
     """Add ``aiosock listen``."""
     parser = subparsers.add_parser(
         "listen",
-        help="accept one connection on a stream endpoint; stdin to it, it to stdout",
+        help="accept one connection (or peer) on an endpoint; stdin to it, it to "
+        "stdout",
         description="Listen on ENDPOINT, accept one connection, copy standard "
         "input to it and it to standard output. The bound endpoint (with port 0 "
         "resolved) is printed to standard error.",

@@ -166,7 +166,7 @@ def _prepare_local_path(path: str) -> None:
         probe.close()
     raise OSError(
         errno.EADDRINUSE,
-        f"cannot listen on {path!r}: a live server is already listening there",
+        f"cannot bind {path!r}: a live server's socket is bound there",
     )
 
 

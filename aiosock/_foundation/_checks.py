@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["check_count", "check_seconds"]
+__all__ = ["check_count", "check_handler", "check_seconds"]
 
 
 def check_count(name: str, value: object, *, minimum: int) -> int:
@@ -31,3 +31,16 @@ def check_seconds(name: str, value: object) -> float:
     if not value >= 0:  # (NaN too)
         raise ValueError(f"{name!r} must be 0 or more seconds (got {value!r})")
     return float(value)
+
+
+def check_handler(handler: object) -> None:
+    """Refuse a handler that cannot be called (checked when a server starts).
+
+    Raises:
+        TypeError: ``handler`` is not callable.
+    """
+    if not callable(handler):
+        raise TypeError(
+            f"'handler' must be an async callable (got {handler!r}, which cannot"
+            " be called)"
+        )

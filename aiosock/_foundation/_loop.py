@@ -75,7 +75,8 @@ def loop_factory(loop: str | None = None) -> Callable[[], asyncio.AbstractEventL
 
     Raises:
         ValueError: ``loop`` is not a known name.
-        RuntimeError: ``"uvloop"`` was asked for but uvloop is not installed.
+        RuntimeError: ``"uvloop"`` was asked for but uvloop is not installed,
+            or fails to import (the message says which).
     """
     name = default_loop_name() if loop is None else _check_name(loop, "loop")
     if name == "asyncio":
@@ -85,9 +86,12 @@ def loop_factory(loop: str | None = None) -> Callable[[], asyncio.AbstractEventL
     except ImportError as exc:
         if name == "auto":
             return asyncio.new_event_loop
+        missing = getattr(exc, "name", None) == "uvloop"
         raise RuntimeError(
             "loop 'uvloop' was asked for but uvloop is not installed "
             "(pip install uvloop, or use loop='asyncio')"
+            if missing
+            else f"loop 'uvloop' was asked for but uvloop failed to import: {exc}"
         ) from exc
     factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
     return factory

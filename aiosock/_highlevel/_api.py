@@ -29,6 +29,7 @@ from .._core._protocols import (
     start_server,
     tls_timeouts,
 )
+from .._foundation._checks import check_handler
 from .._foundation._concepts import Namespace
 from .._foundation._errors import BrokenResourceError, translate_os_error
 from ._drive import AVAILABLE as DRIVE_AVAILABLE
@@ -221,6 +222,7 @@ async def serve(
         The running :class:`~aiosock.Server`; ``server.endpoints`` lists what is
         bound, with port 0 resolved.
     """
+    check_handler(handler)
     if idle_timeout is not None and not (
         isinstance(idle_timeout, int | float)
         and not isinstance(idle_timeout, bool)

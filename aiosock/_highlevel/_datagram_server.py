@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 from .._core._dgram import bind_datagram_sockets
 from .._core._listeners import DEFAULT_SOCKET_MODE
 from .._foundation._addresses import ConcreteAddress
-from .._foundation._checks import check_seconds
+from .._foundation._checks import check_handler, check_seconds
 from .._foundation._concepts import Style
 from .._foundation._endpoints import EndpointLike, endpoints_of
 from . import _eager
@@ -454,6 +454,7 @@ async def serve_datagram(
         AddressError: An endpoint is malformed or not of the datagram style.
         OSError: Binding failed (its class kept).
     """
+    check_handler(handler)
     if not endpoints:
         raise ValueError("expected at least one endpoint to serve on")
     _check_max_concurrent(max_concurrent)

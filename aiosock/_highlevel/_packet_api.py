@@ -26,6 +26,7 @@ from .._core._listeners import (
     bind_listeners,
 )
 from .._core._server import Server, check_max_connections
+from .._foundation._checks import check_handler
 from .._foundation._concepts import Style
 from .._foundation._endpoints import Endpoint, EndpointLike, as_endpoint
 from .._foundation._errors import AddressError, BrokenResourceError
@@ -127,6 +128,7 @@ async def serve_packets(
     Returns:
         The running :class:`~aiosock.Server`.
     """
+    check_handler(handler)
     check_max_connections(max_connections)
     parsed = [as_endpoint(e, Style.SEQPACKET) for e in endpoints]
     socks = [] if sock is None else [sock] if isinstance(sock, socket.socket) else sock
