@@ -82,6 +82,18 @@ sock.sendto(b"nowait:%d:" % os.getpid() + data, peer)
 sock.detach()
 """
 
+# A datagram ``nowait`` server that answers its datagram, then stays until the
+# FIFO named by argv[1] has no writer left (opened first: the test holds it open).
+DGRAM_LINGER = r"""
+import os, socket, sys
+release = open(sys.argv[1], "rb")
+sock = socket.socket(fileno=0)
+data, peer = sock.recvfrom(65536)
+sock.sendto(b"linger:%d:" % os.getpid() + data, peer)
+sock.detach()
+release.read()
+"""
+
 # Exits at once, failing (a crash-looping server).
 CRASH = "import sys; sys.exit(3)\n"
 
@@ -121,6 +133,7 @@ def write_programs(directory: Path) -> dict[str, str]:
         "waiter": WAITER,
         "dgram_wait": DGRAM_WAIT,
         "dgram_nowait": DGRAM_NOWAIT,
+        "dgram_linger": DGRAM_LINGER,
         "crash": CRASH,
         "hold": HOLD,
     }

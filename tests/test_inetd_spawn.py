@@ -47,6 +47,8 @@ def spawner(request: pytest.FixtureRequest) -> Iterator[Daemon]:
             f"0 stream tcp wait {USER} {py} waiter {programs['waiter']}",
             f"0 dgram udp wait {USER} {py} dgram_wait {programs['dgram_wait']}",
             f"0 dgram udp nowait {USER} {py} dgram_nowait {programs['dgram_nowait']}",
+            f"0 dgram udp nowait {USER} {py} dgram_linger {programs['dgram_linger']}"
+            f" {directory}/release.fifo",
             f"0 stream tcp nowait {USER} python:tests.inetd_handlers:upper",
             f"0 dgram udp nowait {USER} python:tests.inetd_handlers:reverse",
             f"0 stream tcp nowait {USER} python:tests.inetd_handlers:broken",
@@ -54,6 +56,8 @@ def spawner(request: pytest.FixtureRequest) -> Iterator[Daemon]:
         ]
         config = directory / "inetd.conf"
         config.write_text("\n".join(lines) + "\n")
+        os.mkfifo(directory / "release.fifo", 0o666)
+        (directory / "release.fifo").chmod(0o666)
         process = Daemon(config, loop=request.param)
         yield process
         assert process.stop() == 0
@@ -205,6 +209,46 @@ def test_datagram_nowait_child_per_datagram(spawner: Daemon) -> None:
     pids = {r.split(b":")[1] for r in replies if r}
     assert len(pids) == 3
     assert [r.split(b":")[2] for r in replies if r] == [b"0", b"1", b"2"]
+
+
+def test_datagram_nowait_retransmission_gets_its_own_child(spawner: Daemon) -> None:
+    """dgram nowait: a client's identical second datagram is served, not dropped.
+
+    The first child has read its datagram once it answers; the same bytes from
+    the same socket right behind it are a new datagram: the service goes on (a
+    third client is answered while the first child still runs) and the second copy
+    gets a child of its own. No datagram is reported unread.
+    """
+    address = spawner.address("dgram_linger/udp", "udp://")
+    # The children wait until the last writer of the FIFO closes it.
+    release = os.open(_fifo(spawner), os.O_RDWR)
+    start = spawner.out.count()
+    try:
+        with (
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client,
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other,
+        ):
+            client.settimeout(10)
+            other.settimeout(10)
+            client.sendto(b"req", address)
+            client.sendto(b"req", address)
+            first = client.recv(100)
+            other.sendto(b"other", address)
+            assert other.recv(100).endswith(b":other")  # while the first child runs
+            second = client.recv(100)
+        assert first.startswith(b"linger:")
+        assert first.endswith(b":req")
+        assert second.endswith(b":req")
+        assert first.split(b":")[1] != second.split(b":")[1]
+    finally:
+        os.close(release)
+    spawner.out.wait_count(r"EXIT: dgram_linger/udp from=", 3)
+    assert "without reading" not in "\n".join(spawner.out.lines[start:])
+
+
+def _fifo(spawner: Daemon) -> Path:
+    args = list(spawner.proc.args)  # type: ignore[arg-type]
+    return Path(args[args.index("--config") + 1]).parent / "release.fifo"
 
 
 def test_python_stream_handler(spawner: Daemon) -> None:

@@ -58,15 +58,15 @@ class Bound:
         listener: The socket and what closing it needs.
         watching: Whether the loop watches it now.
         owner: The pid of the ``wait`` child that has it, if any.
-        dispatched: The datagram (data, source) handed to a ``nowait`` child and
-            maybe not read yet.
+        dispatched: The datagram handed to a ``nowait`` child and maybe not read
+            yet: (data, source, the kernel's receive stamp or ``None``).
         adopted: Whether a service manager passed it (``LISTEN_FDS``).
     """
 
     listener: Listener
     watching: bool = False
     owner: int | None = None
-    dispatched: tuple[bytes, Any] | None = None
+    dispatched: tuple[bytes, Any, bytes | None] | None = None
     adopted: bool = False
 
     @property

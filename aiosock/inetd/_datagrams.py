@@ -14,13 +14,23 @@ Strategy: the bound socket is read with ``recvfrom`` in batches when readable.
   milliseconds) or has exited: openbsd-inetd watches it at once and starts a
   child per wake-up until one reads (its manual's BUGS section). A datagram the
   child exits without reading is dropped.
+
+  The head of the queue is told by its bytes, its source and, on Linux internet
+  sockets, the time the kernel received it (``SIOCGSTAMPNS`` after the peek gives
+  the stamp of the datagram peeked), so that a client's retransmission (the same
+  bytes from the same socket) is not taken for the unread first copy. The stamp
+  is switched on when the socket is bound (:func:`enable_receive_stamps`): it
+  adds no ancillary data to what the child reads. Unix sockets have no such
+  stamp: there two identical datagrams from one sender look the same.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import socket
+import sys
 from typing import TYPE_CHECKING, Any
 
 from .._foundation._addresses import ConcreteAddress, from_sockaddr
@@ -31,7 +41,7 @@ if TYPE_CHECKING:
     from ._binding import Bound
     from ._service import Service
 
-__all__ = ["DatagramReplier", "datagram_readable"]
+__all__ = ["DatagramReplier", "datagram_readable", "enable_receive_stamps"]
 
 logger = logging.getLogger("aiosock.inetd")
 
@@ -39,6 +49,11 @@ _BATCH = 64
 _MAX_DATAGRAM = 65536
 _CHECK_FIRST = 0.002
 _CHECK_MAX = 0.05
+#: Linux's ioctl for the receive time of the last datagram read or peeked.
+_SIOCGSTAMPNS = 0x8907 if sys.platform == "linux" else None
+
+#: A queued datagram as the daemon tells it: (data, source, receive stamp).
+_Head = tuple[bytes, Any, bytes | None]
 
 
 class DatagramReplier:
@@ -169,14 +184,32 @@ async def _run_python(service: Service, bound: Bound, data: bytes, source: Any) 
         service.log_exit(source, started, None, None)
 
 
-def _peek(sock: socket.socket) -> tuple[bytes, Any] | None:
+def enable_receive_stamps(sock: socket.socket) -> None:
+    """Have the kernel stamp each datagram ``sock`` receives from now on.
+
+    The first ``SIOCGSTAMPNS`` switches the stamps on (and finds none yet).
+    """
+    _stamp(sock)
+
+
+def _stamp(sock: socket.socket) -> bytes | None:
+    """The receive stamp of the datagram last read or peeked on ``sock``."""
+    if _SIOCGSTAMPNS is None or sock.family == socket.AF_UNIX:
+        return None
+    try:
+        return fcntl.ioctl(sock.fileno(), _SIOCGSTAMPNS, bytes(16))
+    except OSError:
+        return None
+
+
+def _peek(sock: socket.socket) -> _Head | None:
     try:
         data, source = sock.recvfrom(_MAX_DATAGRAM, socket.MSG_PEEK)
     except (BlockingIOError, InterruptedError):
         return None
     except OSError:
         return None  # an ICMP error, now cleared
-    return data, source
+    return data, source, _stamp(sock)
 
 
 def _consume(sock: socket.socket) -> None:

@@ -34,7 +34,7 @@ from .._highlevel._api import wrap_socket
 from ._binding import Bound, bind_entry
 from ._config import unenforceable_reason
 from ._context import Context, format_peer, resolve_python, start_program
-from ._datagrams import datagram_readable
+from ._datagrams import datagram_readable, enable_receive_stamps
 from ._internal import STREAM_HANDLERS, ChargenRotation
 from ._limits import Counters, RateWindow, access_allowed, client_address
 from ._spawn import ChildWatch, describe_status, watch_child
@@ -112,6 +112,8 @@ class Service:
             self.entry, self.context.inherited, backlog=self.context.backlog
         )
         for bound in self.bound:
+            if self.entry.socket_type is Style.DATAGRAM:
+                enable_receive_stamps(bound.sock)
             self.watch(bound)
 
     def update(self, entry: ServiceEntry) -> None:
