@@ -93,6 +93,9 @@ REFUSALS: list[tuple[int, Any, dict[str, Any], str | None]] = [
         "broadcast",
     ),
     (socket.AF_UNIX, "/tmp/x", {}, None),
+    (socket.AF_UNIX, "\0abstract", {}, None),
+    (socket.AF_UNIX, None, {}, "unnamed Unix socket"),
+    (socket.AF_UNIX, "", {}, "unnamed Unix socket"),
 ]
 
 

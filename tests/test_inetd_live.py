@@ -218,6 +218,32 @@ def test_unix_datagram_echo(live: Daemon, tmpdir_short: Path) -> None:
     os.unlink(client_path)
 
 
+def test_unix_datagram_from_an_unnamed_socket_is_dropped(
+    live: Daemon, tmpdir_short: Path
+) -> None:
+    """A datagram from an unbound Unix socket cannot be answered: dropped, no traceback.
+
+    It is logged once, at debug level (the daemon runs with -vv here), and the
+    service answers the next client.
+    """
+    name = next(n for n in live.endpoints if n.endswith("echo.dgram/unix"))
+    start = live.out.count()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as unnamed:
+        for _ in range(3):
+            unnamed.sendto(b"from nowhere", live.path(name))
+    client_path = str(tmpdir_short / f"client-{os.getpid()}-{time.monotonic_ns()}")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(10)
+        sock.bind(client_path)
+        sock.sendto(b"named", live.path(name))
+        assert sock.recv(100) == b"named"
+    os.unlink(client_path)
+    live.out.wait_count(r"echo\.dgram/unix: no reply: the sender is an unnamed", 3)
+    logged = "\n".join(live.out.lines[start:])
+    assert "Traceback" not in logged
+    assert "TypeError" not in logged
+
+
 def test_udp_loop_between_internal_services_refused(live: Daemon) -> None:
     """A datagram 'from' chargen's port to echo gets no reply (no reflection loop)."""
     chargen_port = _v4(live, "chargen", "udp")[1]

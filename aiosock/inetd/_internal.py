@@ -189,14 +189,19 @@ def refusal(
     """Return why a UDP reply to ``sockaddr`` must not be sent, or ``None``.
 
     Args:
-        family: ``socket.AF_INET`` or ``socket.AF_INET6`` (others are not judged).
-        sockaddr: The source address as the socket gives it.
+        family: ``socket.AF_INET``, ``socket.AF_INET6`` or ``socket.AF_UNIX``
+            (others are not judged).
+        sockaddr: The source address as the socket gives it (for a Unix
+            socket, its path or abstract name; ``None`` or empty when unnamed).
         protected_ports: The ports of the daemon's internal UDP services.
         broadcasts: The broadcast addresses of the local interfaces.
 
     Returns:
         A short reason ("source port 19 is privileged"), or ``None`` to reply.
     """
+    if family == socket.AF_UNIX:
+        # An unbound (unnamed) socket cannot be answered: there is no address.
+        return None if sockaddr else "the sender is an unnamed Unix socket"
     if family not in (socket.AF_INET, socket.AF_INET6):
         return None
     host, port = sockaddr[0], sockaddr[1]
