@@ -115,9 +115,10 @@ class Daemon:
         wait_ready: bool = True,
         pass_fds: tuple[int, ...] = (),
         verbose: bool = False,
+        global_args: tuple[str, ...] = (),
     ) -> None:
         command = [*argv_prefix, sys.executable, "-m", "aiosock", "--loop", loop]
-        command += [*(["-vv"] if verbose else []), "inetd", *args]
+        command += [*(["-vv"] if verbose else []), *global_args, "inetd", *args]
         if config is not None:
             command += ["--config", str(config)]
         self.proc = subprocess.Popen(

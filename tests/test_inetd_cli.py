@@ -105,8 +105,58 @@ def test_help_lists_the_options() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    for option in ("--config", "--check", "--foreground", "--rate", "--retry-time"):
+    for option in (
+        "--config",
+        "--check",
+        "--foreground",
+        "--rate",
+        "--retry-time",
+        "--verbose",
+    ):
         assert option in result.stdout
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize("where", ["after", "split"])
+def test_verbose_after_the_subcommand(tmp_path: Path, loop: str, where: str) -> None:
+    """-vv works after 'inetd' too (or split around it): debug lines are logged."""
+    config = tmp_path / "inetd.conf"
+    config.write_text(
+        "127.0.0.1:0 dgram udp wait nobody internal echo\n"
+        "127.0.0.1:0 dgram udp wait nobody internal chargen\n"
+    )
+    before, after = (("-v",), ("-v",)) if where == "split" else ((), ("-vv",))
+    process = Daemon(config, *after, loop=loop, global_args=before)
+    try:
+        chargen_port = process.address("chargen/udp", "udp://")[1]
+        start = process.out.count()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", chargen_port))
+            sock.sendto(b"x", process.address("echo/udp", "udp://"))
+        process.out.wait_for(
+            rf"echo/udp: no reply: source port {chargen_port} is an internal",
+            start=start,
+        )
+    finally:
+        process.stop()
+
+
+def test_verbose_after_the_subcommand_with_check(tmp_path: Path) -> None:
+    """aiosock inetd -v --check, as the docs list -v among inetd's options."""
+    config = tmp_path / "inetd.conf"
+    config.write_text("127.0.0.1:0 stream tcp nowait nobody internal echo\n")
+    for args in (["-vv", "--check"], ["--check", "-v"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "aiosock", "inetd", *args, "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=child_env(),
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "1 services, 0 problems" in result.stdout
 
 
 def test_check_refuses_programs_anyone_can_replace(tmp_path: Path) -> None:

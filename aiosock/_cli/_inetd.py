@@ -91,6 +91,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="at SIGTERM, how long in-process handlers may finish (default 0)",
     )
     parser.add_argument(
+        "-v",
+        "--verbose",
+        dest="inetd_verbose",
+        action="count",
+        default=0,
+        help="log more; -vv also logs each datagram an internal service does not "
+        "answer (also accepted before 'inetd', where the counts add up)",
+    )
+    parser.add_argument(
         "--quiet",
         action="store_true",
         help="no log line per connection",
@@ -113,7 +122,8 @@ def _load(path: str | None) -> InetdConfig:
 
 def _setup_logging(args: argparse.Namespace) -> None:
     base = logging.getLogger("aiosock.inetd")
-    base.setLevel(logging.DEBUG if args.verbose > 1 else logging.INFO)
+    verbose = getattr(args, "verbose", 0) + getattr(args, "inetd_verbose", 0)
+    base.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
     if args.quiet:
         logging.getLogger("aiosock.inetd.connections").setLevel(logging.WARNING)
     handler: logging.Handler
