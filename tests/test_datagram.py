@@ -128,6 +128,47 @@ async def test_datagram_over_max_size_raises_and_is_dropped() -> None:
             assert await server.receive() == b"y" * 100
 
 
+_SMALL_AND_BIG = [b"1-small", b"2-big" * 50, b"3-small", b"4-big" * 50, b"5-small"]
+
+
+async def _receive_each(
+    sock: aiosock.DatagramSocket, how: str, count: int
+) -> list[object]:
+    """Receive ``count`` times with ``how``; each result or the error's size."""
+    out: list[object] = []
+    iterator = aiter(sock)
+    for _ in range(count):
+        try:
+            if how == "receive":
+                out.append(await sock.receive())
+            elif how == "receive_from":
+                out.append((await sock.receive_from())[0])
+            else:
+                out.append((await anext(iterator))[0])
+        except aiosock.MessageTooLargeError as error:
+            out.append(("too large", error.size, error.limit))
+    return out
+
+
+@pytest.mark.parametrize("how", ["receive", "receive_from", "iterate"])
+async def test_datagrams_over_max_size_raise_in_their_turn_one_each(how: str) -> None:
+    """Each oversized datagram raises once, between its neighbours, in order.
+
+    All five are in the kernel's queue before the first receive, so the
+    socket reads the rest ahead while nobody waits.
+    """
+    server, client = await _pair(max_size=100)
+    async with server, client:
+        for data in _SMALL_AND_BIG:
+            await client.send(data)
+        async with asyncio.timeout(TIMEOUT):
+            got = await _receive_each(server, how, 5)
+            big = ("too large", 250, 100)
+            assert got == [b"1-small", big, b"3-small", big, b"5-small"]
+            await client.send(b"6-small")
+            assert await server.receive() == b"6-small"
+
+
 async def test_icmp_port_unreachable_is_connection_refused() -> None:
     """A connected UDP socket learns of a closed port on its next operation."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:

@@ -122,6 +122,44 @@ async def test_large_datagram_and_max_size(short_tmp: Path) -> None:
             assert await small.receive() == b"next"
 
 
+@pytest.mark.parametrize("how", ["receive", "receive_from", "iterate", "message"])
+@pytest.mark.parametrize("max_size", [100, 70000])
+async def test_datagrams_over_max_size_raise_in_their_turn_one_each(
+    short_tmp: Path, how: str, max_size: int
+) -> None:
+    """Each oversized datagram raises once, between its neighbours, in order.
+
+    ``max_size`` up to 64 KiB reads with ``recvmsg`` (the size is unknown),
+    larger with ``recvmsg_into`` (it is known).
+    """
+    big = max_size + 150
+    path = short_tmp / "big.sock"
+    server = await aiosock.open_datagram(f"unixgram:{path}", max_size=max_size)
+    async with server, await aiosock.open_datagram(remote=f"unixgram:{path}") as c:
+        sent = [b"1", b"2" * big, b"3", b"4" * big, b"5"]
+        for data in sent:
+            await c.send(data)
+        out: list[object] = []
+        iterator = aiter(server)
+        async with asyncio.timeout(TIMEOUT):
+            for _ in sent:
+                try:
+                    if how == "receive":
+                        out.append(await server.receive())
+                    elif how == "receive_from":
+                        out.append((await server.receive_from())[0])
+                    elif how == "iterate":
+                        out.append((await anext(iterator))[0])
+                    else:
+                        out.append((await server.receive_message()).data)
+                except aiosock.MessageTooLargeError as error:
+                    out.append((error.size, error.limit))
+            error = (None if max_size <= 65536 else big, max_size)
+            assert out == [b"1", error, b"3", error, b"5"]
+            await c.send(b"6")
+            assert await server.receive() == b"6"
+
+
 async def test_slow_receiver_makes_sender_wait_nothing_lost(short_tmp: Path) -> None:
     """Unix datagrams are never dropped: a sender waits for a slow receiver."""
     path = short_tmp / "bp.sock"

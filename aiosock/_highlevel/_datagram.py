@@ -9,9 +9,11 @@ future, or park one future that ``datagram_received`` completes with the
 datagram itself. Sender addresses are turned into typed addresses through a
 small cache, so a conversation with a few peers builds each address once.
 
-Errors keep the kernel's order: queued datagrams first, then an error the
-kernel reported (``ConnectionRefusedError`` after an ICMP port-unreachable on a
-connected UDP socket), raised once by the next operation, as ``recv`` would.
+Errors keep the kernel's order (``_datagram_base``): a datagram longer than
+``max_size`` raises once, from the receive whose turn it is; an error about no
+one datagram (``ConnectionRefusedError`` after an ICMP port-unreachable on a
+connected UDP socket) comes after the queued datagrams, raised once by the next
+operation.
 """
 
 from __future__ import annotations

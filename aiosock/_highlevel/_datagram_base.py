@@ -4,13 +4,20 @@ Strategy: see ``_datagram``. :class:`DatagramBase` holds every piece of a
 datagram socket's state, takes the transport's callbacks and implements
 ``receive``/``receive_from``: a queued datagram in a done future, or one parked
 future that ``datagram_received`` completes with the datagram itself. Sender
-addresses become typed addresses through a small cache. Errors keep the
-kernel's order: queued datagrams first, then an error the kernel reported,
-raised once by the next operation.
+addresses become typed addresses through a small cache.
 
 Queued datagrams are ``(data, sockaddr, extra)``: ``extra`` is ``None``, or the
 descriptors and credentials that came with the datagram (``_datagram_local``),
 whose descriptors a receive that did not ask for them closes.
+
+Errors keep the kernel's order. A datagram longer than ``max_size`` keeps its
+place in the queue as an error item, ``(b"", None, MessageTooLargeError)``,
+bounded like the rest: each one is raised once, by the receive whose turn it
+is, between the datagrams that came before and after it. Its ``extra`` is not
+``None``, so a datagram that fits pays nothing for the check. An error about no
+one datagram (``ConnectionRefusedError`` after an ICMP port-unreachable on a
+connected UDP socket) waits in ``_error``: queued datagrams first, then the
+error, raised once by the next operation, a send too.
 """
 
 from __future__ import annotations
@@ -62,6 +69,14 @@ _NOBODY: Any = object()
 def _silence(fut: asyncio.Future[Any]) -> None:
     if fut.done() and not fut.cancelled():
         fut.exception()
+
+
+def _is_datagram_error(error: BaseException) -> bool:
+    """Whether ``error`` stands for one received datagram (it was too long).
+
+    ``too_large`` sets ``limit``; a send's ``EMSGSIZE`` (``send_error``) does not.
+    """
+    return isinstance(error, MessageTooLargeError) and error.limit is not None
 
 
 class DatagramBase(asyncio.DatagramProtocol):
@@ -226,7 +241,7 @@ class DatagramBase(asyncio.DatagramProtocol):
     def _discard(self, item: tuple[bytes, Any, Any]) -> None:
         """Close the descriptors of a datagram nobody will receive (if any)."""
         extra = item[2]
-        if extra is not None:
+        if extra is not None and not isinstance(extra, BaseException):
             close_fds(extra[0])
 
     def error_received(self, exc: Exception) -> None:
@@ -245,6 +260,14 @@ class DatagramBase(asyncio.DatagramProtocol):
                 waiter.set_exception(error)
                 _silence(waiter)
                 return
+        if _is_datagram_error(error):
+            # One datagram's error: its place in the queue, as the datagram's.
+            item = (b"", None, error)
+            if len(self._queue) < QUEUE_LIMIT:
+                self._queue.append(item)
+            else:
+                self._queue_over_limit(item)
+            return
         self._error = error
         self._fast = False
 
@@ -315,6 +338,11 @@ class DatagramBase(asyncio.DatagramProtocol):
         fut.set_result(value)
         return fut
 
+    def _failed(self, error: BaseException) -> asyncio.Future[Any]:
+        fut = self._create_future()
+        fut.set_exception(error)
+        return fut
+
     def _pop(self) -> tuple[bytes, Any, Any]:
         item = self._queue.popleft()
         self._backlog = True
@@ -373,6 +401,8 @@ class DatagramBase(asyncio.DatagramProtocol):
         if self._queue and not self._closing:
             data, addr, extra = self._pop()
             if extra is not None:
+                if isinstance(extra, BaseException):
+                    return self._failed(extra)  # a datagram too long
                 close_fds(extra[0])  # not asked for
             return self._ready((data, self._address_of(addr)))
         return self._wait(True)
@@ -385,6 +415,8 @@ class DatagramBase(asyncio.DatagramProtocol):
         if self._queue and not self._closing:
             data, _addr, extra = self._pop()
             if extra is not None:
+                if isinstance(extra, BaseException):
+                    return self._failed(extra)  # a datagram too long
                 close_fds(extra[0])  # not asked for
             return self._ready(data)
         return self._wait(False)
@@ -405,14 +437,36 @@ class DatagramBase(asyncio.DatagramProtocol):
             waiter = self._park(True, True)
             try:
                 item = yield from waiter
-            except BaseException:
-                if waiter.done() and not waiter.cancelled() and not waiter.exception():
-                    self._unread(waiter.result())
+            except BaseException as exc:
+                self._give_back(waiter, exc)
                 raise
         data, addr, extra = item
         if extra is not None:
+            if isinstance(extra, BaseException):
+                raise extra  # a datagram too long, in its turn
             close_fds(extra[0])  # not asked for
         return (data, self._address_of(addr)) if want_address else data
+
+    def _give_back(self, waiter: asyncio.Future[Any], raised: BaseException) -> None:
+        """Keep what a parked receive was handed if it raises something else.
+
+        A task cancelled after its waiter was completed (asyncio then throws
+        the cancellation in instead) puts the datagram, or the error that stood
+        for one, back at the front of the queue; an error about no datagram
+        goes back to ``_error`` (unless another came since).
+        """
+        if not waiter.done() or waiter.cancelled():
+            return
+        error = waiter.exception()
+        if error is None:
+            self._unread(waiter.result())
+        elif error is raised or isinstance(error, ClosedResourceError):
+            return
+        elif _is_datagram_error(error):
+            self._unread((b"", None, error))
+        elif self._error is None and not self._closing:
+            self._error = error  # type: ignore[assignment]
+            self._fast = False
 
     def _unread(self, item: tuple[bytes, Any, Any]) -> None:
         """Put back a datagram taken by a receive that was then cancelled."""

@@ -25,7 +25,6 @@ by ``recvfrom``, and nothing here reads that way.
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -146,14 +145,15 @@ class DatagramLocal(DatagramBase):
         waiter = self._park(True, True)
         try:
             item = await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self._unread(waiter.result())
+        except BaseException as exc:
+            self._give_back(waiter, exc)
             raise
         return self._message(item, max_fds)
 
     def _message(self, item: tuple[bytes, Any, Any], max_fds: int) -> LocalMessage:
         data, addr, extra = item
+        if isinstance(extra, BaseException):
+            raise extra  # a datagram too long, in its turn
         address = self._address_of(addr)
         if extra is None:
             return LocalMessage(data, [], None, address)
