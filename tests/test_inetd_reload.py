@@ -109,6 +109,29 @@ def test_sighup_applies_the_difference(workdir: tuple[Path, str]) -> None:
         daemon.kill()
 
 
+def test_connection_keeps_the_name_it_started_under(workdir: tuple[Path, str]) -> None:
+    """A connection open across a reload is logged under its own line's name."""
+    directory, loop = workdir
+    port = unbound_port()
+    config = directory / "inetd.conf"
+    config.write_text(f"127.0.0.1:{port} stream tcp nowait {USER} internal echo\n")
+    daemon = Daemon(config, loop=loop)
+    try:
+        with _connect(("127.0.0.1", port)) as sock:
+            client_port = sock.getsockname()[1]
+            assert _echoes(sock, b"before")
+            config.write_text(
+                f"127.0.0.1:{port} stream tcp nowait {USER} internal chargen\n"
+            )
+            daemon.reload()
+            assert _echoes(sock, b"after")  # still the echo it connected to
+        found = daemon.out.wait_for(rf"EXIT: \S+ from=127\.0\.0\.1:{client_port} ")
+        assert found.group(0).startswith("EXIT: echo/tcp ")
+        assert daemon.stop() == 0
+    finally:
+        daemon.kill()
+
+
 def test_sighup_with_bad_lines_and_missing_file(workdir: tuple[Path, str]) -> None:
     """A bad line is skipped at reload; an unreadable file changes nothing."""
     directory, loop = workdir

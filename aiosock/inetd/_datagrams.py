@@ -167,7 +167,7 @@ def _python(service: Service, bound: Bound) -> None:
 
 async def _run_python(service: Service, bound: Bound, data: bytes, source: Any) -> None:
     loop = asyncio.get_running_loop()
-    started = loop.time()
+    started, name = loop.time(), service.entry.name
     handler = service.handler
     try:
         try:
@@ -181,7 +181,7 @@ async def _run_python(service: Service, bound: Bound, data: bytes, source: Any) 
         logger.exception("%s: handler raised", service.entry.name)
     finally:
         service.ended(source)
-        service.log_exit(source, started, None, None)
+        service.log_exit(source, started, None, None, name=name)
 
 
 def enable_receive_stamps(sock: socket.socket) -> None:
@@ -231,7 +231,7 @@ def _nowait(service: Service, bound: Bound) -> None:
         return
     service.started(source)
     loop = asyncio.get_running_loop()
-    started = loop.time()
+    started, name = loop.time(), service.entry.name
 
     def exited(pid: int, code: int) -> None:
         if bound.dispatched is head:
@@ -244,7 +244,7 @@ def _nowait(service: Service, bound: Bound) -> None:
                 )
                 _consume(bound.sock)
         service.ended(source)
-        service.log_exit(source, started, pid, describe_status(code))
+        service.log_exit(source, started, pid, describe_status(code), name=name)
 
     def check(delay: float) -> None:
         if bound.dispatched is not head or service.closed:

@@ -290,10 +290,20 @@ class Service:
         )
 
     def log_exit(
-        self, sockaddr: Any, started: float, pid: int | None, status: str | None
+        self,
+        sockaddr: Any,
+        started: float,
+        pid: int | None,
+        status: str | None,
+        *,
+        name: str,
     ) -> None:
-        """Log one finished server, as xinetd does."""
-        parts = [f"EXIT: {self.entry.name}"]
+        """Log one finished server, as xinetd does.
+
+        ``name`` is the service's name when the server started: a reload may
+        have changed the line since, and the server still served the old one.
+        """
+        parts = [f"EXIT: {name}"]
         if sockaddr is not None:
             parts.append(f"from={format_peer(sockaddr)}")
         if pid is not None:
@@ -349,7 +359,7 @@ class Service:
         task.add_done_callback(self.tasks.discard)
 
     async def _run_handler(self, conn: socket.socket, peer: Any) -> None:
-        started = self._loop.time()
+        started, name = self._loop.time(), self.entry.name
         handler = self._handler
         assert handler is not None
         try:
@@ -361,7 +371,7 @@ class Service:
             await self._call(handler, stream, peer)
         finally:
             self.ended(peer)
-            self.log_exit(peer, started, None, None)
+            self.log_exit(peer, started, None, None, name=name)
 
     async def _call(
         self, handler: Callable[..., Awaitable[object]], stream: Stream, peer: Any
@@ -438,11 +448,11 @@ class Service:
         future.add_done_callback(done)
 
     def _spawn_connection(self, conn: socket.socket, peer: Any) -> None:
-        started = self._loop.time()
+        started, name = self._loop.time(), self.entry.name
 
         def exited(pid: int, code: int) -> None:
             self.ended(peer)
-            self.log_exit(peer, started, pid, describe_status(code))
+            self.log_exit(peer, started, pid, describe_status(code), name=name)
 
         def running(pid: int | None) -> None:
             conn.close()
@@ -461,12 +471,12 @@ class Service:
         if self.disabled or not self._admit_rate():
             self.drain(bound)
             return
-        started = self._loop.time()
+        started, name = self._loop.time(), self.entry.name
 
         def exited(pid: int, code: int) -> None:
             bound.owner = None
             self.counters.remove(None)
-            self.log_exit(peer, started, pid, describe_status(code))
+            self.log_exit(peer, started, pid, describe_status(code), name=name)
             self.resume()
 
         def running(pid: int | None) -> None:
