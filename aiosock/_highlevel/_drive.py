@@ -5,9 +5,11 @@ stream.receive()``, a little work, ``await stream.send(...)`` (which does not
 wait), and round again. Through asyncio that costs, per message, a callback
 scheduled by the receive future, a loop iteration and a task step. Here the
 connection's task runs a *driver* around the handler coroutine instead. When the
-handler waits on its own stream's receive future, the driver parks the task on a
-future of its own and the stream, in ``data_received``, completes the receive
-future and resumes the handler's coroutine itself: inside the task (``enter_task``,
+handler waits on its own stream's receive future (yielded by the receive's
+generator, ``Stream._wait``), the driver parks the task on a future of its own
+and the stream, in ``data_received``, resumes the handler's coroutine itself
+with the data (the receive future is left alone: only the task would have
+waited on it): inside the task (``enter_task``,
 so ``asyncio.current_task()``, timeouts and cancellation see the real task) and in
 the handler's own :class:`contextvars.Context`. As long as the handler comes back
 to wait on its stream, the task stays parked and no future, callback or task step
@@ -45,7 +47,6 @@ import contextvars
 import types
 from typing import TYPE_CHECKING, Any, Final
 
-from .._foundation._loop import makes_asyncio_futures
 from ._eager import AVAILABLE as _HOOKS
 from ._eager import CURRENT_TASKS
 
@@ -54,7 +55,7 @@ from ._eager import CURRENT_TASKS
 AVAILABLE = _HOOKS and CURRENT_TASKS is not None
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine, Generator
+    from collections.abc import Coroutine, Generator
 
     from ._stream import Stream
 
@@ -124,8 +125,8 @@ class Driver:
 
     Made by ``serve`` for each connection; ``await driver.run()`` in the
     connection's task replaces ``await handler(stream)``. While the task is
-    parked, the stream's ``data_received`` completes the receive future
-    :attr:`pending` with data and resumes the handler itself (the per-message
+    parked on the receive future :attr:`pending`, the stream's
+    ``data_received`` resumes the handler itself with the data (the per-message
     path, written out there): :attr:`task` made current, a step in
     :attr:`context`, then :meth:`hand_over` or :meth:`ended` unless the
     handler waits on the stream again. At the end of the stream it completes
@@ -143,7 +144,6 @@ class Driver:
         "park",
         "pending",
         "send",
-        "set_result",
         "task",
     )
 
@@ -171,11 +171,6 @@ class Driver:
         # An inline step's result the parked future could not take (the task
         # had been cancelled meanwhile).
         self._outcome: tuple[int, Any] | None = None
-        #: ``Future.set_result`` for this stream's futures, as a plain
-        #: function: Python 3.11 looks a method of a future up on every
-        #: ``fut.set_result(...)`` (it cannot cache it: a future has a
-        #: ``__dict__``), and this runs once per message.
-        self.set_result = _set_result_of(stream)
 
     # -- called by the stream ---------------------------------------------------
 
@@ -379,17 +374,6 @@ def _undriven() -> Driver:
 #: whether there is a driver. (A :class:`Driver`, so that the attribute
 #: look-ups stay specialised for one class.)
 UNDRIVEN: Final = _undriven()
-
-
-def _set_result_of(stream: Stream) -> Callable[[asyncio.Future[Any], Any], None]:
-    """``set_result`` for the futures ``stream`` makes."""
-    if makes_asyncio_futures(stream._create_future):
-        return asyncio.Future.set_result
-    return _set_result
-
-
-def _set_result(future: asyncio.Future[Any], value: Any) -> None:
-    future.set_result(value)
 
 
 def drive_available(loop: asyncio.AbstractEventLoop) -> bool:

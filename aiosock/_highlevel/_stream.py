@@ -183,7 +183,6 @@ class Stream(asyncio.Protocol):
             if len(data) > DEFAULT_MAX_BYTES:
                 self._push(data[DEFAULT_MAX_BYTES:])
                 data = data[:DEFAULT_MAX_BYTES]
-            value: bytes | None = data
         elif waiter is None:
             self._push(data)
             return
@@ -201,15 +200,12 @@ class Stream(asyncio.Protocol):
                     return
                 self._push(data)
                 return
-            # A driven receive(): complete its future; the step resumes it.
+            # A driven receive(): its generator (_wait) sits at ``yield
+            # waiter`` and is resumed with the data itself, as iteration is
+            # (the future is left as it is: nobody else waits on it).
             if len(data) > self._max_bytes:
                 self._push(data[self._max_bytes :])
                 data = data[: self._max_bytes]
-            # (Read into a local, then called: ``driver.set_result(...)`` is a
-            # method look-up Python 3.11 cannot cache for a slot.)
-            set_result = driver.set_result
-            set_result(waiter, data)
-            value = None
         # The handler is parked in a direct-driven task (_drive.py): resume it
         # here, in its task and context. Written out here, not a call to the
         # driver: a call costs more than all of this (the rare cases are calls).
@@ -218,13 +214,10 @@ class Stream(asyncio.Protocol):
         # (_eager.CURRENT_TASKS): half the cost of the calls.
         if _CURRENT_TASKS.setdefault(loop, task) is not task:
             # Another task is current: the task resumes the handler.
-            if value is None:
-                driver.wake()
-            else:
-                driver.deliver((SEND, data))
+            driver.deliver((SEND, data))
             return
         try:
-            yielded = driver.context.run(driver.send, value)
+            yielded = driver.context.run(driver.send, data)
         except BaseException as exc:
             driver.ended(exc)
             return
@@ -444,14 +437,20 @@ class Stream(asyncio.Protocol):
         self._waiter = waiter
         self._mode = mode
         self._max_bytes = max_bytes
+        # Yielded as ``await`` yields a future (a task waits for it); a driver
+        # resumes this with the data itself instead (data_received).
+        waiter._asyncio_future_blocking = True
         try:
-            return (yield from waiter)
+            data: bytes | None = yield waiter
         except BaseException:
             if waiter.done() and not waiter.cancelled() and not waiter.exception():
                 data = waiter.result()
                 if data:
                     self._unread(data)
             raise
+        if data is None:  # a task woke: the future holds the outcome
+            return waiter.result()
+        return data
 
     def __aiter__(self) -> Stream:
         return self
