@@ -214,6 +214,11 @@ BAD: list[tuple[str, list[tuple[int, str | None, str]]]] = [
         "echo stream tcp nowait root internal\necho stream tcp nowait root internal",
         [(2, "service", "repeat of line 1")],
     ),
+    # The same port by name and by number: the second could never be bound.
+    (
+        "echo stream tcp nowait root internal\n7 stream tcp nowait root /bin/cat",
+        [(2, "service", "got port 7 of line 1 again ('7')")],
+    ),
     ("#aiosock: instances=5", [(1, None, "got the end of the file")]),
     ("#aiosock: instances=5\n\necho stream tcp nowait root internal", [(1, None, "")]),
     (

@@ -140,6 +140,7 @@ class _Parser:
         self.pending_line: int | None = None
         self.pending_bad = False
         self.seen: dict[tuple[object, ...], int] = {}
+        self.seen_ports: dict[tuple[object, ...], int] = {}
 
     def problem(self, line: int, reason: str, field: str | None = None) -> None:
         self.problems.append(
@@ -170,6 +171,19 @@ class _Parser:
                 "service",
             )
             return
+        if entry.port:
+            # The same port spelt another way ("echo" and "7"): the second
+            # could never be bound.
+            where = (entry.socket_type, entry.protocol, entry.hosts, entry.port)
+            first = self.seen_ports.setdefault(where, item.line)
+            if first != item.line:
+                self.problem(
+                    item.line,
+                    f"expected a new port, got port {entry.port} of line {first}"
+                    f" again ({entry.service!r})",
+                    "service",
+                )
+                return
         self.entries.append(entry)
 
     def finish(self) -> None:
