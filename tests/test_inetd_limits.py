@@ -221,7 +221,9 @@ def test_failures_to_start_are_logged(limited: Limited, name: str, words: str) -
     daemon = limited.daemon
     start = daemon.out.count()
     assert _turned_away(daemon.address(f"{name}/tcp", "tcp://"))
-    daemon.out.wait_for(rf"{name}/tcp: {words}", start=start)
+    daemon.out.wait_for(
+        rf"{name}/tcp: {words}.* \(for 127\.0\.0\.1:\d+\)$", start=start
+    )
     assert tcp_exchange(daemon.address("cat/tcp", "tcp://"), b"alive") == b"alive"
 
 

@@ -267,4 +267,4 @@ def _nowait(service: Service, bound: Bound) -> None:
 
     service.unwatch(bound)
     bound.dispatched = head
-    service.start_child(bound.sock.fileno(), exited, running)
+    service.start_child(bound.sock.fileno(), exited, running, peer=source)

@@ -400,15 +400,17 @@ class Service:
         on_started: Callable[[int | None], None],
         *,
         listen_fds: bool = False,
+        peer: Any = None,
     ) -> None:
         """Start the program on ``fd`` in a spawning thread.
 
         ``on_started(pid)`` is called on the loop once the program runs (``None``
-        when it could not start; the failure is logged), and ``on_exit(pid,
-        returncode)`` once it is reaped. ``fd`` must stay open until
-        ``on_started`` is called.
+        when it could not start; the failure is logged, naming ``peer``, the
+        client it was started for, if any), and ``on_exit(pid, returncode)``
+        once it is reaped. ``fd`` must stay open until ``on_started`` is called.
         """
         entry = self.entry
+        client = "" if peer is None else f" (for {format_peer(peer)})"
         future = self._loop.run_in_executor(
             self.context.spawner, start_program, entry, fd, listen_fds
         )
@@ -419,12 +421,18 @@ class Service:
             try:
                 proc = future.result()
             except LookupError as exc:
-                logger.error("%s: cannot start %s: %s", entry.name, entry.server, exc)
+                logger.error(
+                    "%s: cannot start %s: %s%s", entry.name, entry.server, exc, client
+                )
                 proc = None
             except OSError as exc:
                 reason = exc.strerror or str(exc)
                 logger.error(
-                    "%s: cannot start %s: %s", entry.name, entry.server, reason
+                    "%s: cannot start %s: %s%s",
+                    entry.name,
+                    entry.server,
+                    reason,
+                    client,
                 )
                 if exc.errno in _FORK_ERRORS:
                     self._pause_for(_BACKOFF)
@@ -460,7 +468,7 @@ class Service:
                 self.ended(peer)
 
         try:
-            self.start_child(conn.fileno(), exited, running)
+            self.start_child(conn.fileno(), exited, running, peer=peer)
         except BaseException:
             conn.close()
             self.ended(peer)
