@@ -511,3 +511,76 @@ async def test_answers_for_a_client_that_went_away_are_dropped_and_logged_once(
     finally:
         logger.removeHandler(catch)
         silent.sock.close()
+
+
+async def test_a_connected_client_that_never_reads_fills_the_send_buffer(
+    short_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's full send buffer: answers dropped, counted, warned once.
+
+    Linux charges the unread answers of a client connected to the server to
+    the server socket's send buffer, without the receiver's queue limit: once
+    it is full, nothing can be sent to anyone. The server no longer waits for
+    ever: after STALL_LIMIT, answers are dropped and counted, with one
+    warning; once the client goes, everyone is answered again.
+    """
+    from aiosock._core import _dgram_transport
+
+    monkeypatch.setattr(_dgram_transport, "STALL_LIMIT", 0.05)
+    path = short_tmp / "full.sock"
+    first_handled = asyncio.Event()
+    count = 0  # requests from the silent client, set below
+    silent_handled = asyncio.Event()
+
+    async def echo(data: bytes, address: object, sock: aiosock.DatagramSocket) -> None:
+        nonlocal count
+        await sock.send_to(data, address)  # type: ignore[arg-type]
+        if data == b"first":
+            first_handled.set()
+        elif data == b"x" * 100:
+            count -= 1
+            if count == 0:
+                silent_handled.set()
+
+    warned = asyncio.Event()
+    records: list[logging.LogRecord] = []
+    loop = asyncio.get_running_loop()
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+            loop.call_soon_threadsafe(warned.set)
+
+    catch = Catch(logging.WARNING)
+    logger = logging.getLogger("aiosock")
+    logger.addHandler(catch)
+    silent = _Silent(short_tmp / "silent.sock")
+    try:
+        async with (
+            asyncio.timeout(TIMEOUT),
+            await aiosock.serve_datagram(
+                echo, f"unixgram:{path}", options={"send_buffer": 32768}
+            ) as server,
+            await aiosock.open_datagram(remote=f"unixgram:{path}") as good,
+        ):
+            silent.sock.connect(str(path))
+            sndbuf = server.sockets[0].getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+            # Each 100-byte answer takes far more than 100 bytes of the buffer.
+            count = sndbuf // 100 + 1
+            await silent.send(path, count, 100)
+            await silent_handled.wait()
+            await warned.wait()
+            assert len(records) == 1, [r.getMessage() for r in records]
+            assert "send buffer" in records[0].getMessage()
+            unsent = server.unsent
+            assert unsent > 0
+            await good.send(b"first")
+            await first_handled.wait()
+            assert server.unsent == unsent + 1  # dropped at once, not parked
+            silent.sock.close()  # the kernel frees its unread answers
+            await good.send(b"second")
+            assert await good.receive() == b"second"
+            assert len(records) == 1
+    finally:
+        logger.removeHandler(catch)
+        silent.sock.close()

@@ -22,6 +22,15 @@ never as cut-short data. ``DrainingTransport.sendto`` raises the kernel's error
 at once (as ``socket.sendto`` does); only datagrams queued because the socket
 was full report theirs later, through ``error_received``.
 
+Datagrams to a Unix-domain receiver whose queue is full are parked for that
+address (``_park``). A transport with a ``parked_limit`` (a server's) also
+watches its socket's own send buffer once a send was refused: Linux charges a
+datagram to its sender until it is read, with no queue limit for a receiver
+connected to the sender, so such a receiver that does not read can fill the
+buffer, and then every send is refused. After STALL_LIMIT of that, parked and
+new datagrams are dropped (counted in ``dropped_sends``) until it drains, and
+``error_received`` gets one ``ENOBUFS`` error that says so.
+
 Call order to the protocol: ``connection_made -> (datagram_received |
 message_received | error_received)* -> connection_lost``, with
 ``pause_writing``/``resume_writing`` pairs in between.
@@ -42,8 +51,11 @@ import collections
 import collections.abc
 import contextlib
 import errno
+import fcntl
 import select
 import socket
+import struct
+import termios
 from typing import TYPE_CHECKING, Any, Final
 
 from .._foundation._errors import MessageTooLargeError
@@ -79,6 +91,13 @@ PARKED_TOTAL: Final = 4 * 1024 * 1024
 #: What a parked datagram costs beside its bytes (its object, tuple and slot),
 #: counted against ``parked_limit`` and PARKED_TOTAL.
 PARKED_OVERHEAD: Final = 64
+#: Seconds a transport with a ``parked_limit`` keeps datagrams while its
+#: socket's own send buffer stays full; then they are dropped (see
+#: :meth:`DrainingTransport._stalled`).
+STALL_LIMIT: Final = 1.0
+
+_SIOCOUTQ: Final = int(getattr(termios, "TIOCOUTQ", 0x5411))
+_INT: Final = struct.Struct("i")
 
 _MSG_TRUNC: Final = int(getattr(socket, "MSG_TRUNC", 0))
 
@@ -172,6 +191,10 @@ class DrainingTransport(asyncio.DatagramTransport):
         #: that went away while they waited, left at the end of a close's
         #: linger, or waiting when the transport was aborted.
         self.dropped_sends = 0
+        # Since when the socket's own send buffer has been seen full (loop
+        # time), and whether that was reported (see :meth:`_stalled`).
+        self._full_since: float | None = None
+        self._stall_reported = False
         self._linger: asyncio.TimerHandle | None = None
         self._extra: dict[str, Any] = {"socket": sock}
         with contextlib.suppress(OSError):
@@ -370,6 +393,7 @@ class DrainingTransport(asyncio.DatagramTransport):
         if limit is not None and (
             self._parked_size.get(addr, 0) + cost > limit
             or self._parked_bytes + cost > PARKED_TOTAL
+            or (self._full_since is not None and self._stalled())
         ):
             self.dropped_sends += 1
             if extra is not None and not extra[1].done():
@@ -397,13 +421,19 @@ class DrainingTransport(asyncio.DatagramTransport):
         if self._closed:
             return
         progress = False
+        checked = False
         for addr in list(self._parked):
-            queue = self._parked[addr]
+            queue = self._parked.get(addr)
             while queue:
                 data, _addr, extra = queue[0]
                 try:
                     self._send_queued(data, addr, extra)
                 except (BlockingIOError, InterruptedError):
+                    if not checked and self.parked_limit is not None:
+                        # Is it this receiver, or the socket's own buffer?
+                        checked = True
+                        if self._stalled():
+                            self._drop_stalled()
                     break
                 except OSError as exc:
                     # The receiver went away (or cannot be sent to): what waits
@@ -419,9 +449,61 @@ class DrainingTransport(asyncio.DatagramTransport):
                 self._parked_size.pop(addr, None)
         if progress:
             self._retry_delay = RETRY_FIRST
-        if self._parked:
+            self._full_since = None
+        elif not checked and self._full_since is not None:
+            self._stalled()  # nothing parked: watch the buffer until it drains
+        if (self._parked or self._full_since is not None) and self._retry is None:
             self._schedule_retry()
         self._maybe_drained()
+
+    def _own_buffer_full(self) -> bool:
+        """Whether the socket's own send buffer is full (``SIOCOUTQ >= SO_SNDBUF``).
+
+        Linux charges a Unix-domain datagram to its sender until the receiver
+        reads it, and does not limit the queue of a receiver connected to the
+        sender: such a receiver that does not read fills the sender's buffer,
+        and then every send gets ``EAGAIN``, whoever it is for.
+        """
+        try:
+            queued = _INT.unpack(fcntl.ioctl(self._fd, _SIOCOUTQ, b"\0" * 4))[0]
+            size = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+        except OSError:
+            return False
+        return bool(queued >= size)
+
+    def _stalled(self) -> bool:
+        """Whether the socket's own send buffer has been full for STALL_LIMIT.
+
+        Asked only after a send got ``EAGAIN`` (and then on the retry timer
+        until the buffer drains): a receiver whose queue is full has its
+        datagrams parked for it alone, but while the socket's own buffer is
+        full nothing can be sent to anyone, and waiting could last for ever.
+        """
+        if not self._own_buffer_full():
+            self._full_since = None
+            return False
+        now = self._loop.time()
+        if self._full_since is None:
+            self._full_since = now
+            if self._retry is None:
+                self._schedule_retry()
+        return now - self._full_since >= STALL_LIMIT
+
+    def _drop_stalled(self) -> None:
+        """Drop every parked datagram: the socket's own buffer stays full."""
+        error = OSError(
+            errno.ENOBUFS,
+            f"the socket's send buffer (SO_SNDBUF) has been full for {STALL_LIMIT:g} s "
+            "of datagrams that their receivers have not read: answers are dropped "
+            "(counted) until it drains. Linux charges a Unix-domain datagram to the "
+            "sending socket until it is read, without limit for a receiver connected "
+            "to it: is a client connected to this socket not reading?",
+        )
+        for addr in list(self._parked):
+            self._drop_parked(addr, error, report=False)
+        if not self._stall_reported:
+            self._stall_reported = True
+            self._protocol.error_received(error)
 
     def _send_queued(self, data: bytes, addr: Any, extra: Any) -> None:
         """Send a datagram that waited (with its ancillary data, if any)."""

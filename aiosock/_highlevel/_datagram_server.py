@@ -124,7 +124,10 @@ class DatagramServer:
         An answer to a client whose receive queue is full waits for that client
         alone (the others' answers go on), up to 256 KiB per client; more are
         dropped, as are those still waiting when the client goes away or when
-        the server has closed for two seconds.
+        the server has closed for two seconds. While the socket's own send
+        buffer stays full of answers not yet read (a client connected to the
+        server that does not read fills it), answers to everyone are dropped
+        after one second (see "A request/response service" in the manual).
         """
         return sum(getattr(s._transport, "dropped_sends", 0) for s in self._sockets)
 
