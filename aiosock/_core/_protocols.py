@@ -43,6 +43,7 @@ __all__ = [
     "open_transport",
     "serve_protocol",
     "server_hostname_for",
+    "start_accepted",
     "start_server",
     "tls_timeouts",
 ]
@@ -318,6 +319,44 @@ def tls_timeouts(
     return handshake, shutdown
 
 
+async def start_accepted(
+    conn: socket.socket,
+    peer: Any,
+    factory: Callable[[], asyncio.BaseProtocol],
+    *,
+    ssl: ssl_module.SSLContext | None,
+    no_delay: bool,
+    ssl_handshake_timeout: float | None,
+    ssl_shutdown_timeout: float | None,
+) -> asyncio.Transport | None:
+    """:func:`make_transport` for a socket a server accepted from ``peer``.
+
+    Returns:
+        The transport; ``None`` if the connection failed to start (a TLS
+        handshake the client broke off, refused or let time out, or a reset
+        before it was set up: the peer's doing), when the socket is closed and
+        the failure logged (:func:`log_failed_start`).
+    """
+    try:
+        transport, _ = await make_transport(
+            conn,
+            factory,
+            ssl=ssl,
+            server_side=True,
+            no_delay=no_delay,
+            ssl_handshake_timeout=ssl_handshake_timeout,
+            ssl_shutdown_timeout=ssl_shutdown_timeout,
+        )
+    except OSError as exc:
+        conn.close()
+        log_failed_start(conn, peer, exc)
+        return None
+    except BaseException:
+        conn.close()
+        raise
+    return transport
+
+
 def log_failed_start(conn: socket.socket, peer: Any, exc: BaseException) -> None:
     """Log a connection that failed before its handler or protocol started.
 
@@ -436,23 +475,17 @@ async def serve_protocol(
         def make() -> asyncio.BaseProtocol:
             return _track(factory(), loop, on_lost)
 
-        try:
-            transport, _ = await make_transport(
-                conn,
-                make,
-                ssl=ssl,
-                server_side=True,
-                no_delay=no_delay,
-                ssl_handshake_timeout=handshake_timeout,
-                ssl_shutdown_timeout=shutdown_timeout,
-            )
-        except OSError as exc:
-            conn.close()
-            log_failed_start(conn, peer, exc)
+        transport = await start_accepted(
+            conn,
+            peer,
+            make,
+            ssl=ssl,
+            no_delay=no_delay,
+            ssl_handshake_timeout=handshake_timeout,
+            ssl_shutdown_timeout=shutdown_timeout,
+        )
+        if transport is None:
             return
-        except BaseException:
-            conn.close()
-            raise
         try:
             # Shielded: cancelling this task (aclose) must not cancel ``lost``
             # itself, or the connection would look finished and stay open.

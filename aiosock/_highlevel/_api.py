@@ -23,9 +23,9 @@ from .._core._listeners import DEFAULT_SOCKET_MODE
 from .._core._options import wants_no_delay
 from .._core._protocols import (
     describe_peer,
-    log_failed_start,
     make_transport,
     open_transport,
+    start_accepted,
     start_server,
     tls_timeouts,
 )
@@ -261,25 +261,17 @@ async def serve(
         # ``peer``: what accept() returned (a client that reset at once has no
         # peer name for getpeername(), and a handler's failure is logged with it).
         stream = cls(loop, half_close=half_close)
-        try:
-            await make_transport(
-                conn,
-                lambda: stream,
-                ssl=ssl,
-                server_side=True,
-                no_delay=no_delay,
-                ssl_handshake_timeout=handshake_timeout,
-                ssl_shutdown_timeout=shutdown_timeout,
-            )
-        except OSError as exc:
-            # A TLS handshake the client broke off, refused or let time out,
-            # or a reset before it was set up: the peer's doing.
-            conn.close()
-            log_failed_start(conn, peer, exc)
-            return
-        except BaseException:
-            conn.close()
-            raise
+        transport = await start_accepted(
+            conn,
+            peer,
+            lambda: stream,
+            ssl=ssl,
+            no_delay=no_delay,
+            ssl_handshake_timeout=handshake_timeout,
+            ssl_shutdown_timeout=shutdown_timeout,
+        )
+        if transport is None:
+            return  # (the peer's doing, logged)
         if idle_timeout is not None:
             stream.watch_idle(idle_timeout)  # type: ignore[attr-defined]
         try:
