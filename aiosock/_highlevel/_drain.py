@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["Drain"]
+    from ._stream import Stream
+
+__all__ = ["Drain", "flush"]
 
 
 class Drain:
@@ -53,3 +55,21 @@ class Drain:
             else:
                 waiter.set_exception(error())
                 waiter.exception()  # retrieved: its sender may have gone
+
+
+async def flush(stream: Stream) -> None:
+    """Wait until ``stream``'s transport has handed its whole write buffer over.
+
+    For what must go after every byte already sent (descriptors, an urgent
+    byte). Returns early if the transport is closing.
+    """
+    transport = stream.transport
+    while transport.get_write_buffer_size() and not transport.is_closing():
+        low, high = transport.get_write_buffer_limits()
+        # Limits of 0 make the transport call resume_writing() once it is empty.
+        transport.set_write_buffer_limits(high=0, low=0)
+        try:
+            await stream._drain_waiter()
+        finally:
+            if not transport.is_closing():
+                transport.set_write_buffer_limits(high=high, low=low)

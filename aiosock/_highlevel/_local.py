@@ -48,6 +48,7 @@ from .._foundation._errors import (
     ClosedResourceError,
 )
 from .._foundation._options import get as get_option
+from ._drain import flush
 
 if TYPE_CHECKING:
     from ._stream import Stream
@@ -315,20 +316,6 @@ async def _writable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
         loop.remove_writer(fd)
 
 
-async def _flush(stream: Stream) -> None:
-    """Wait until the transport's write buffer is empty."""
-    transport = stream.transport
-    while transport.get_write_buffer_size() and not transport.is_closing():
-        low, high = transport.get_write_buffer_limits()
-        # Limits of 0 make the transport call resume_writing() once it is empty.
-        transport.set_write_buffer_limits(high=0, low=0)
-        try:
-            await stream._drain_waiter()
-        finally:
-            if not transport.is_closing():
-                transport.set_write_buffer_limits(high=high, low=low)
-
-
 async def stream_send_fds(
     stream: Stream, data: bytes | bytearray | memoryview, fds: Iterable[int]
 ) -> None:
@@ -343,7 +330,7 @@ async def stream_send_fds(
     loop = asyncio.get_running_loop()
     for _ in range(10_000):
         await stream.send(b"")  # raises as send() would on a closed or broken stream
-        await _flush(stream)
+        await flush(stream)
         if stream.transport.get_write_buffer_size():
             continue  # another task wrote while we waited: flush again
         try:

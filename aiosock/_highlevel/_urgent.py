@@ -70,6 +70,7 @@ from .._foundation._errors import (
     BusyResourceError,
     ClosedResourceError,
 )
+from ._drain import flush
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Generator
@@ -127,15 +128,8 @@ async def send_urgent(stream: Stream, byte: bytes | int) -> None:
         lock = _SEND_LOCKS[stream] = asyncio.Lock()
     async with lock:
         _check_send(stream)
-        transport = stream.transport
-        if transport.get_write_buffer_size():
-            low, high = transport.get_write_buffer_limits()
-            transport.set_write_buffer_limits(high=0, low=0)
-            try:
-                await stream._drain_waiter()
-            finally:
-                if not transport.is_closing():
-                    transport.set_write_buffer_limits(high=high, low=low)
+        if stream.transport.get_write_buffer_size():
+            await flush(stream)
             # send_eof() or a close may have come while this waited.
             _check_send(stream)
         await _send_oob(stream, data)
