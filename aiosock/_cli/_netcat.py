@@ -19,8 +19,6 @@ may last as long as it likes.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sys
 from typing import TYPE_CHECKING
 
 from .._foundation._concepts import Style
@@ -31,8 +29,8 @@ from .._highlevel._api import connect, serve
 from ._args import seconds
 from ._netcat_dgram import DEFAULT_IDLE, connect_datagram, listen_datagram
 from ._netcat_packets import connect_packet_endpoint, listen_packet_endpoint
-from ._netcat_report import connect_timed_out, fail, no_peer
-from ._stdio import InputReader, OutputWriter, copy_both_ways
+from ._netcat_report import connect_timed_out, fail
+from ._stdio import InputReader, OutputWriter, copy_both_ways, serve_one
 
 if TYPE_CHECKING:
     from .._highlevel._stream import Stream
@@ -164,42 +162,11 @@ def _run_listen(args: argparse.Namespace) -> int:
         return 0
 
     async def main() -> None:
-        loop = asyncio.get_running_loop()
-        accepted: asyncio.Future[None] = loop.create_future()
-        done: asyncio.Future[None] = loop.create_future()
-
-        async def handler(stream: Stream) -> None:
-            server.close()  # one connection, as netcat -l
-            if accepted.done():
-                return  # a second connection accepted before the close, or too late
-            accepted.set_result(None)
-            try:
-                await pump(stream)
-            except (AiosockError, OSError) as exc:
-                # Reported by the command (exit status 1), as connect does.
-                if not done.done():
-                    done.set_exception(exc)
-            finally:
-                if not done.done():
-                    done.set_result(None)
-
-        server = await serve(handler, args.endpoint, backlog=1)
-        for endpoint in server.endpoints:
-            print(f"listening on {endpoint}", file=sys.stderr, flush=True)
-        try:
-            # --timeout bounds the wait for the peer, not the session.
-            try:
-                async with asyncio.timeout(args.timeout):
-                    await accepted
-            except TimeoutError:
-                raise no_peer(args.timeout) from None
-            await done
-        finally:
-            # Once the session is over, let the handler close its stream
-            # (flushing what it sent); on SIGINT or a timeout, do not wait
-            # (``done`` is cancelled then, with the wait for it).
-            over = done.done() and not done.cancelled()
-            await server.aclose(grace=30 if over else 0)
+        await serve_one(
+            lambda handler: serve(handler, args.endpoint, backlog=1),
+            pump,
+            args.timeout,
+        )
 
     try:
         run(main(), loop=args.loop)

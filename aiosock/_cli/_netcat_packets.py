@@ -10,15 +10,13 @@ are served by daemon threads, as for streams (``_stdio``).
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from typing import TYPE_CHECKING
 
 from .._foundation._errors import AiosockError
 from .._foundation._loop import run
 from .._highlevel._packet_api import connect_packets, serve_packets
-from ._netcat_report import connect_timed_out, fail, no_peer
-from ._stdio import InputReader, OutputWriter, copy_both_ways
+from ._netcat_report import connect_timed_out, fail
+from ._stdio import InputReader, OutputWriter, copy_both_ways, serve_one
 
 if TYPE_CHECKING:
     import argparse
@@ -86,40 +84,11 @@ def listen_packet_endpoint(args: argparse.Namespace) -> int:
     """
 
     async def main() -> None:
-        loop = asyncio.get_running_loop()
-        accepted: asyncio.Future[None] = loop.create_future()
-        done: asyncio.Future[None] = loop.create_future()
-
-        async def handler(stream: PacketStream) -> None:
-            server.close()  # one connection, as netcat -l
-            if accepted.done():
-                return
-            accepted.set_result(None)
-            try:
-                await pump_records(stream)
-            except (AiosockError, OSError) as exc:
-                if not done.done():
-                    done.set_exception(exc)
-            finally:
-                if not done.done():
-                    done.set_result(None)
-
-        server = await serve_packets(handler, args.endpoint, backlog=1)
-        for endpoint in server.endpoints:
-            print(f"listening on {endpoint}", file=sys.stderr, flush=True)
-        try:
-            try:
-                async with asyncio.timeout(args.timeout):
-                    await accepted
-            except TimeoutError:
-                raise no_peer(args.timeout) from None
-            await done
-        finally:
-            # Once the session is over, let the handler close its stream
-            # (flushing what it sent); on SIGINT or a timeout, do not wait
-            # (``done`` is cancelled then, with the wait for it).
-            over = done.done() and not done.cancelled()
-            await server.aclose(grace=30 if over else 0)
+        await serve_one(
+            lambda handler: serve_packets(handler, args.endpoint, backlog=1),
+            pump_records,
+            args.timeout,
+        )
 
     try:
         run(main(), loop=args.loop)

@@ -22,15 +22,22 @@ import contextlib
 import os
 import queue
 import select
+import sys
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._foundation._errors import BrokenResourceError
+from .._foundation._errors import AiosockError, BrokenResourceError
+from ._netcat_report import no_peer
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-__all__ = ["CHUNK", "InputReader", "OutputWriter", "copy_both_ways"]
+    from .._core._server import Server
+
+__all__ = ["CHUNK", "InputReader", "OutputWriter", "copy_both_ways", "serve_one"]
+
+#: A connection's stream: a Stream or a PacketStream.
+S = TypeVar("S")
 
 #: The most bytes read from standard input at once.
 CHUNK = 65536
@@ -209,3 +216,53 @@ async def copy_both_ways(
     finally:
         reader.close()
         writer.close()
+
+
+async def serve_one(
+    start: Callable[[Callable[[S], Awaitable[None]]], Awaitable[Server]],
+    pump: Callable[[S], Awaitable[Any]],
+    timeout: float | None,
+) -> None:
+    """``listen``: serve one connection, as ``netcat -l``, pumping it until done.
+
+    ``start(handler)`` starts the server (``serve`` or ``serve_packets`` on the
+    endpoint); the endpoints it listens on are printed to standard error.
+    ``timeout`` bounds the wait for the peer, not the session. An error of the
+    session (``AiosockError``, ``OSError``) is raised here, for the command's
+    exit status.
+    """
+    loop = asyncio.get_running_loop()
+    accepted: asyncio.Future[None] = loop.create_future()
+    done: asyncio.Future[None] = loop.create_future()
+
+    async def handler(stream: S) -> None:
+        server.close()  # one connection, as netcat -l
+        if accepted.done():
+            return  # a second connection accepted before the close, or too late
+        accepted.set_result(None)
+        try:
+            await pump(stream)
+        except (AiosockError, OSError) as exc:
+            # Reported by the command (exit status 1), as connect does.
+            if not done.done():
+                done.set_exception(exc)
+        finally:
+            if not done.done():
+                done.set_result(None)
+
+    server = await start(handler)
+    for endpoint in server.endpoints:
+        print(f"listening on {endpoint}", file=sys.stderr, flush=True)
+    try:
+        try:
+            async with asyncio.timeout(timeout):
+                await accepted
+        except TimeoutError:
+            raise no_peer(timeout) from None
+        await done
+    finally:
+        # Once the session is over, let the handler close its stream
+        # (flushing what it sent); on SIGINT or a timeout, do not wait
+        # (``done`` is cancelled then, with the wait for it).
+        over = done.done() and not done.cancelled()
+        await server.aclose(grace=30 if over else 0)
