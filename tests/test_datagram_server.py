@@ -15,6 +15,7 @@ import pytest
 import aiosock
 
 from .conftest import HAVE_IPV6
+from .log_helpers import logged
 
 TIMEOUT = 10
 
@@ -482,34 +483,22 @@ async def test_answers_for_a_client_that_went_away_are_dropped_and_logged_once(
     count = 30
     echo, done = _counting_echo(count)
     silent = _Silent(short_tmp / "silent.sock")
-    warned = asyncio.Event()
-    records: list[logging.LogRecord] = []
-    loop = asyncio.get_running_loop()
-
-    class Catch(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-            loop.call_soon_threadsafe(warned.set)
-
-    catch = Catch(logging.WARNING)
-    logger = logging.getLogger("aiosock")
-    logger.addHandler(catch)
     try:
-        async with (
-            asyncio.timeout(TIMEOUT),
-            await aiosock.serve_datagram(echo, f"unixgram:{path}") as server,
-        ):
-            await silent.send(path, count, 10)
-            await done.wait()
-            silent.sock.close()  # the kernel now refuses what waits for it
-            await warned.wait()
-            qlen = _max_dgram_qlen()
-            assert count - (qlen + 1) <= server.unsent <= count - qlen
-            assert len(records) == 1, [r.getMessage() for r in records]
-            assert "refused" in records[0].getMessage().lower()
-            assert await _ask(server, b"still here") == [b"still here"]
+        with logged("aiosock") as log:
+            async with (
+                asyncio.timeout(TIMEOUT),
+                await aiosock.serve_datagram(echo, f"unixgram:{path}") as server,
+            ):
+                await silent.send(path, count, 10)
+                await done.wait()
+                silent.sock.close()  # the kernel now refuses what waits for it
+                await log.seen.wait()
+                qlen = _max_dgram_qlen()
+                assert count - (qlen + 1) <= server.unsent <= count - qlen
+                assert len(log.records) == 1, log.messages
+                assert "refused" in log.messages[0].lower()
+                assert await _ask(server, b"still here") == [b"still here"]
     finally:
-        logger.removeHandler(catch)
         silent.sock.close()
 
 
@@ -542,45 +531,35 @@ async def test_a_connected_client_that_never_reads_fills_the_send_buffer(
             if count == 0:
                 silent_handled.set()
 
-    warned = asyncio.Event()
-    records: list[logging.LogRecord] = []
-    loop = asyncio.get_running_loop()
-
-    class Catch(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-            loop.call_soon_threadsafe(warned.set)
-
-    catch = Catch(logging.WARNING)
-    logger = logging.getLogger("aiosock")
-    logger.addHandler(catch)
     silent = _Silent(short_tmp / "silent.sock")
     try:
-        async with (
-            asyncio.timeout(TIMEOUT),
-            await aiosock.serve_datagram(
-                echo, f"unixgram:{path}", options={"send_buffer": 32768}
-            ) as server,
-            await aiosock.open_datagram(remote=f"unixgram:{path}") as good,
-        ):
-            silent.sock.connect(str(path))
-            sndbuf = server.sockets[0].getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
-            # Each 100-byte answer takes far more than 100 bytes of the buffer.
-            count = sndbuf // 100 + 1
-            await silent.send(path, count, 100)
-            await silent_handled.wait()
-            await warned.wait()
-            assert len(records) == 1, [r.getMessage() for r in records]
-            assert "send buffer" in records[0].getMessage()
-            unsent = server.unsent
-            assert unsent > 0
-            await good.send(b"first")
-            await first_handled.wait()
-            assert server.unsent == unsent + 1  # dropped at once, not parked
-            silent.sock.close()  # the kernel frees its unread answers
-            await good.send(b"second")
-            assert await good.receive() == b"second"
-            assert len(records) == 1
+        with logged("aiosock") as log:
+            async with (
+                asyncio.timeout(TIMEOUT),
+                await aiosock.serve_datagram(
+                    echo, f"unixgram:{path}", options={"send_buffer": 32768}
+                ) as server,
+                await aiosock.open_datagram(remote=f"unixgram:{path}") as good,
+            ):
+                silent.sock.connect(str(path))
+                sndbuf = server.sockets[0].getsockopt(
+                    socket.SOL_SOCKET, socket.SO_SNDBUF
+                )
+                # Each 100-byte answer takes far more than 100 bytes of the buffer.
+                count = sndbuf // 100 + 1
+                await silent.send(path, count, 100)
+                await silent_handled.wait()
+                await log.seen.wait()
+                assert len(log.records) == 1, log.messages
+                assert "send buffer" in log.messages[0]
+                unsent = server.unsent
+                assert unsent > 0
+                await good.send(b"first")
+                await first_handled.wait()
+                assert server.unsent == unsent + 1  # dropped at once, not parked
+                silent.sock.close()  # the kernel frees its unread answers
+                await good.send(b"second")
+                assert await good.receive() == b"second"
+                assert len(log.records) == 1
     finally:
-        logger.removeHandler(catch)
         silent.sock.close()

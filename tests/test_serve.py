@@ -19,6 +19,7 @@ from aiosock import Inet6Address, InetAddress, LocalAddress, Namespace
 from aiosock._core import _listeners, _server
 
 from .conftest import HAVE_IPV6
+from .log_helpers import logged
 from .serve_helpers import Accepted, echo, echo_once, echo_server, warm_up
 
 # -- endpoints ---------------------------------------------------------------
@@ -235,16 +236,7 @@ async def test_handler_exception_on_unix_is_logged() -> None:
     async def handler(stream: aiosock.Stream) -> None:
         raise RuntimeError("nope")
 
-    logger = logging.getLogger("aiosock.server")
-    seen: list[logging.LogRecord] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            seen.append(record)
-
-    collect = Collect(logging.ERROR)
-    logger.addHandler(collect)
-    try:
+    with logged("aiosock.server", logging.ERROR) as log:
         name = f"aiosock-fail-{id(object())}"
         async with (
             await aiosock.serve(handler, f"unix:@{name}") as server,
@@ -252,10 +244,8 @@ async def test_handler_exception_on_unix_is_logged() -> None:
             asyncio.timeout(5),
         ):
             assert await s.receive() == b""
-    finally:
-        logger.removeHandler(collect)
-    assert len(seen) == 1
-    assert "peer" in seen[0].getMessage()
+    assert len(log.records) == 1
+    assert "peer" in log.messages[0]
 
 
 # -- lifecycle -----------------------------------------------------------------
@@ -446,21 +436,11 @@ async def test_handler_may_close_its_own_server() -> None:
 
 
 async def test_aclose_says_when_a_handler_ignores_its_cancellation(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A handler that swallows CancelledError holds aclose() up: one warning says so."""
     monkeypatch.setattr(_server, "_STUCK_AFTER", 0.05)
-    caplog.set_level(logging.WARNING, logger="aiosock.server")
-    started, release, warned = asyncio.Event(), asyncio.Event(), asyncio.Event()
-
-    class Flag(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            warned.set()
-
-    flag = Flag(logging.WARNING)
-    logging.getLogger("aiosock.server").addHandler(flag)
-    cleanup = contextlib.ExitStack()
-    cleanup.callback(logging.getLogger("aiosock.server").removeHandler, flag)
+    started, release = asyncio.Event(), asyncio.Event()
 
     async def stubborn(stream: aiosock.Stream) -> None:
         started.set()
@@ -471,17 +451,16 @@ async def test_aclose_says_when_a_handler_ignores_its_cancellation(
 
     server = await aiosock.serve(stubborn, "tcp://127.0.0.1:0")
     client = await aiosock.connect(server.endpoints[0], timeout=5)
-    with cleanup:
+    with logged("aiosock.server") as log:
         async with client, asyncio.timeout(5):
             await started.wait()
             closing = asyncio.ensure_future(server.aclose())
-            await warned.wait()
+            await log.seen.wait()
             assert not closing.done()
             release.set()
             await closing
-    messages = [r.getMessage() for r in caplog.records]
-    assert len(messages) == 1
-    assert "still waits for 1 connection(s)" in messages[0]
+    assert len(log.records) == 1, log.messages
+    assert "still waits for 1 connection(s)" in log.messages[0]
 
 
 async def test_aclose_is_idempotent() -> None:
