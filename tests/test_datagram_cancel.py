@@ -26,6 +26,19 @@ async def _until_it_waits(task: asyncio.Future[object]) -> None:
     assert not task.done()
 
 
+def _receiving(sock: aiosock.DatagramSocket, how: str) -> asyncio.Future[object]:
+    """A task receiving one datagram from ``sock`` by ``receive``, ``receive_from``
+    or iteration (``how``)."""
+
+    async def first() -> object:
+        async for pair in sock:
+            return pair
+        return None
+
+    receive = {"receive": sock.receive, "receive_from": sock.receive_from}.get(how)
+    return asyncio.ensure_future(first() if receive is None else receive())
+
+
 @pytest.mark.parametrize("how", ["receive", "receive_from", "iterate"])
 async def test_receive_cancelled_after_its_datagram_came_keeps_it(
     sock: aiosock.DatagramSocket, how: str
@@ -37,13 +50,7 @@ async def test_receive_cancelled_after_its_datagram_came_keeps_it(
     hand and the task cancelled in the same step.
     """
 
-    async def first() -> object:
-        async for pair in sock:
-            return pair
-        return None
-
-    receive = {"receive": sock.receive, "receive_from": sock.receive_from}.get(how)
-    task = asyncio.ensure_future(first() if receive is None else receive())
+    task = _receiving(sock, how)
     await _until_it_waits(task)
     sock.datagram_received(b"in flight", ("127.0.0.1", 9))
     task.cancel()
@@ -88,13 +95,7 @@ async def test_receive_cancelled_after_an_oversized_datagram_keeps_its_error(
 ) -> None:
     """The error that stands for an oversized datagram is kept in its place too."""
 
-    async def first() -> object:
-        async for pair in sock:
-            return pair
-        return None
-
-    receive = {"receive": sock.receive, "receive_from": sock.receive_from}.get(how)
-    task = asyncio.ensure_future(first() if receive is None else receive())
+    task = _receiving(sock, how)
     await _until_it_waits(task)
     sock.error_received(too_large(300, 200))
     task.cancel()
