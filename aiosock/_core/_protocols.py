@@ -21,6 +21,7 @@ import ssl as ssl_module
 from typing import TYPE_CHECKING, Any
 
 from .._foundation._addresses import from_sockaddr
+from .._foundation._checks import check_seconds
 from .._foundation._concepts import Style
 from .._foundation._endpoints import Endpoint, EndpointLike, as_endpoint
 from .._foundation._errors import AddressError, ResolutionError
@@ -306,12 +307,7 @@ def tls_timeouts(
     ):
         if value is None:
             continue
-        if not (
-            isinstance(value, int | float) and not isinstance(value, bool) and value > 0
-        ):
-            raise ValueError(
-                f"{name!r} must be a positive number of seconds or None (got {value!r})"
-            )
+        check_seconds(name, value, positive=True)
         if ssl is None:
             raise ValueError(f"{name!r} needs 'ssl' (a TLS server)")
     if ssl is not None and idle_timeout is not None:
@@ -575,8 +571,8 @@ async def open_transport(
     :func:`aiosock.connect`: parse, resolve and race the addresses (happy
     eyeballs), all under ``timeout``; the socket is closed if anything fails.
     """
-    _check_seconds("timeout", timeout, none_ok=True)
-    _check_seconds("happy_eyeballs_delay", happy_eyeballs_delay, none_ok=False)
+    check_seconds("timeout", timeout, none_ok=True)
+    check_seconds("happy_eyeballs_delay", happy_eyeballs_delay)
     target = as_endpoint(endpoint, Style.STREAM)
     bind_to = None if local is None else as_endpoint(local, Style.STREAM)
     if server_hostname is None:
@@ -601,22 +597,6 @@ async def open_transport(
         raise TimeoutError(
             f"connect to {written}: not connected within {timeout:g} s (timeout)"
         ) from None
-
-
-def _check_seconds(name: str, value: object, *, none_ok: bool) -> None:
-    """Refuse a duration that is not a number of seconds, 0 or more (or None)."""
-    if value is None and none_ok:
-        return
-    if (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and value >= 0  # (False for NaN)
-    ):
-        return
-    allowed = " or None" if none_ok else ""
-    raise ValueError(
-        f"{name!r} must be a number of seconds, 0 or more{allowed} (got {value!r})"
-    )
 
 
 async def _open_transport_within(

@@ -167,10 +167,10 @@ class Server:
                 before they are cancelled and their connections closed.
 
         Raises:
-            TypeError, ValueError: ``grace`` is not a number of seconds, 0 or
-                more (checked before anything is closed).
+            ValueError: ``grace`` is not a number of seconds, 0 or more
+                (checked before anything is closed).
         """
-        grace = check_seconds("grace", grace)
+        check_seconds("grace", grace)
         self.close()
         # A handler may close its own server (a "shutdown" command): it is not
         # waited for, nor cancelled, or it would wait for itself.

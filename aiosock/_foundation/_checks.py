@@ -19,18 +19,33 @@ def check_count(name: str, value: object, *, minimum: int) -> int:
     return value
 
 
-def check_seconds(name: str, value: object) -> float:
-    """Return ``value`` if it is a number of seconds (``int`` or ``float``, 0 or more).
+def check_seconds(
+    name: str, value: object, *, none_ok: bool = False, positive: bool = False
+) -> None:
+    """Refuse ``value`` unless it is a number of seconds (``int`` or ``float``).
+
+    Args:
+        name: The argument's name, for the error.
+        value: What was given.
+        none_ok: ``None`` is accepted too.
+        positive: 0 is refused too (else only negative numbers and NaN are).
 
     Raises:
-        TypeError: ``value`` is not a number, or is a ``bool``.
-        ValueError: ``value`` is negative or NaN.
+        ValueError: ``value`` is not such a number (a ``bool`` is not).
     """
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise TypeError(f"{name!r} must be a number of seconds (got {value!r})")
-    if not value >= 0:  # (NaN too)
-        raise ValueError(f"{name!r} must be 0 or more seconds (got {value!r})")
-    return float(value)
+    if value is None and none_ok:
+        return
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and (value > 0 if positive else value >= 0)  # (False for NaN)
+    ):
+        return
+    what = (
+        "a positive number of seconds" if positive else "a number of seconds, 0 or more"
+    )
+    allowed = " or None" if none_ok else ""
+    raise ValueError(f"{name!r} must be {what}{allowed} (got {value!r})")
 
 
 def check_handler(handler: object) -> None:

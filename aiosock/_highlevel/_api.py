@@ -29,7 +29,7 @@ from .._core._protocols import (
     start_server,
     tls_timeouts,
 )
-from .._foundation._checks import check_handler
+from .._foundation._checks import check_handler, check_seconds
 from .._foundation._concepts import Namespace
 from .._foundation._errors import BrokenResourceError, translate_os_error
 from ._drive import AVAILABLE as DRIVE_AVAILABLE
@@ -223,15 +223,7 @@ async def serve(
         bound, with port 0 resolved.
     """
     check_handler(handler)
-    if idle_timeout is not None and not (
-        isinstance(idle_timeout, int | float)
-        and not isinstance(idle_timeout, bool)
-        and idle_timeout > 0
-    ):
-        raise ValueError(
-            f"'idle_timeout' must be a positive number of seconds or None"
-            f" (got {idle_timeout!r})"
-        )
+    check_seconds("idle_timeout", idle_timeout, none_ok=True, positive=True)
     if ssl is None and wants_packets(endpoints, sock):
         if idle_timeout is not None:
             raise ValueError("'idle_timeout' is for byte streams, not unixpacket")

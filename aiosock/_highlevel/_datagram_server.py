@@ -178,10 +178,10 @@ class DatagramServer:
                 before they are cancelled.
 
         Raises:
-            TypeError, ValueError: ``grace`` is not a number of seconds, 0 or
-                more (checked before anything is closed).
+            ValueError: ``grace`` is not a number of seconds, 0 or more
+                (checked before anything is closed).
         """
-        grace = check_seconds("grace", grace)
+        check_seconds("grace", grace)
         self.close()
         if self._busy and grace > 0:
             self._quiet = self._loop.create_future()
