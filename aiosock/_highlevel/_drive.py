@@ -310,9 +310,10 @@ class Driver:
             # (PARKED: the exception thrown in reaches the generator itself.)
             if pending is not None and pending is not PARKED:
                 # A receive made in an inline step after the cancellation:
-                # cancelled if it waits still; data it was given goes back
-                # to the stream when the exception reaches it.
-                self._reclaim(pending)
+                # cancelled if it waits still (as Task.cancel would); data it
+                # was given goes back to the stream when the exception
+                # reaches its generator (Stream._wait).
+                pending.cancel()
             return (_THROW, exc)
         kind, payload = outcome
         if kind == _SEND:
@@ -335,19 +336,8 @@ class Driver:
             return (_RAISE, exc)
         # _RESUME_AT: it sits at a receive future that was completed but
         # not yet taken; the exception goes in there, and the receive puts
-        # the data it held back in the stream.
-        self._reclaim(payload)
+        # what it held back in the stream.
         return (_THROW, exc)
-
-    @staticmethod
-    def _reclaim(waiter: asyncio.Future[Any]) -> None:
-        """Cancel a receive future, unless it is done.
-
-        Data it already holds is not taken here: the receive that made it
-        (``Stream._wait``) gets the exception thrown in next and puts the data
-        back itself. (Taking it here too put it back twice.)
-        """
-        waiter.cancel()
 
 
 class _Never:

@@ -410,8 +410,9 @@ class Stream(asyncio.Protocol):
         hands the receive its bytes and the moment the task runs again never
         sees them (asyncio throws the cancellation in instead): they go back to
         the front of the buffer, for the next receive. (A driven handler
-        awaits it too: its driver parks on the future yielded here, and only
-        cancels it, ``_drive.Driver._reclaim``; the data comes back here.)
+        awaits it too: its driver parks on the future yielded here, resumes
+        this with the data itself, and at most cancels the future
+        (``_drive.Driver._cancelled_while_parked``): the data comes back here.)
         """
         # (Checked at the first step, which may be later than the call;
         # _check_receive() written out: a call more per message.)
