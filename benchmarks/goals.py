@@ -33,12 +33,26 @@ class Goal(NamedTuple):
     reference: str
     at_least: float
     kind: str  # "stream" or "datagram": which workloads it applies to
+    #: The server that ``server`` is built on, where a run measures it too.
+    #: Nothing built on it runs faster than it does alone, so where it is not
+    #: ``at_least`` times the reference itself, no design of ``server`` can
+    #: meet the goal in that run: it is out of reach, not short.
+    substrate: str = ""
 
 
 GOALS: tuple[Goal, ...] = (
     Goal("uvloop/serve_protocol", "uvloop/protocol", 0.97, "stream"),
     Goal("uvloop/stream", "uvloop/protocol", 0.75, "stream"),
-    Goal("uvloop/stream", "uvloop/asyncio_streams", 1.4, "stream"),
+    # The issue's "(1.4x uvloop's own streams)" restates 0.75x the bare
+    # Protocol where uvloop's streams ran at 0.55x of it; measured against
+    # them too, with the bare Protocol as its ceiling.
+    Goal(
+        "uvloop/stream",
+        "uvloop/asyncio_streams",
+        1.4,
+        "stream",
+        substrate="uvloop/protocol",
+    ),
     Goal("asyncio/serve_protocol", "asyncio/protocol", 2.0, "stream"),
     Goal("asyncio/stream", "asyncio/asyncio_streams", 2.5, "stream"),
     # The default loop's goals were set against asyncio's plain read path in the
@@ -69,16 +83,20 @@ def _rate(row: dict[str, Any] | None) -> float | None:
 def check(workload: dict[str, Any], goal: Goal) -> dict[str, Any] | None:
     """The goal's figures on one workload, or None without both servers."""
     pairs = []
+    ceilings = []
     for round_ in workload.get("rounds") or []:
         mine, ref = _rate(round_.get(goal.server)), _rate(round_.get(goal.reference))
         if mine is not None and ref is not None:
             pairs.append((mine, ref))
+            under = _rate(round_.get(goal.substrate)) if goal.substrate else None
+            if under is not None:
+                ceilings.append(under / ref)
     if not pairs:
         return None
     ratios = sorted(mine / ref for mine, ref in pairs)
     n = len(ratios)
     median = statistics.median(ratios)
-    return {
+    figures: dict[str, Any] = {
         "median": median,
         "q1": ratios[n // 4],
         "q3": ratios[(3 * n) // 4],
@@ -88,6 +106,14 @@ def check(workload: dict[str, Any], goal: Goal) -> dict[str, Any] | None:
         "rounds": n,
         "met": median >= goal.at_least,
     }
+    if ceilings:
+        # What the substrate alone reaches against the reference, and so what
+        # the goal asks of the server against its substrate.
+        ceiling = statistics.median(ceilings)
+        figures["ceiling"] = ceiling
+        figures["asks"] = goal.at_least / ceiling
+        figures["in_reach"] = ceiling >= goal.at_least
+    return figures
 
 
 def rows(results: dict[str, Any]) -> list[tuple[Goal, str, dict[str, Any]]]:
@@ -113,6 +139,24 @@ def median_with_iqr(figures: dict[str, Any]) -> str:
     return f"{figures['median']:.2f} ({figures['q1']:.2f}-{figures['q3']:.2f})"
 
 
+def verdict(goal: Goal, figures: dict[str, Any]) -> str:
+    """``met``, ``short`` or ``out of reach``, and what it asks of the server.
+
+    Where the run measures the goal's substrate (:attr:`Goal.substrate`), the
+    verdict says what the goal asks of the server against it, and a goal that
+    the substrate alone does not reach is out of reach.
+    """
+    if "asks" not in figures:
+        return "met" if figures["met"] else "short"
+    if figures["met"]:
+        word = "met"
+    elif figures["in_reach"]:
+        word = "short"
+    else:
+        word = "out of reach"
+    return f"{word} (asks {figures['asks']:.2f}x {goal.substrate})"
+
+
 def table(results: dict[str, Any]) -> str:
     """The goals as a markdown table."""
     lines = [
@@ -125,7 +169,7 @@ def table(results: dict[str, Any]) -> str:
             f"| {describe(goal)} | {name} | {median_with_iqr(figures)} "
             f"| {figures['rates']:.2f} "
             f"| {figures['reached']} of {figures['rounds']} "
-            f"| {'met' if figures['met'] else 'short'} |"
+            f"| {verdict(goal, figures)} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -53,3 +53,52 @@ def test_glance_picks_the_least_memory() -> None:
     }
     _heads, body = report.glance({"workloads": [workload]})
     assert body[0][1] == "design B: 5.0 KiB"
+
+
+def _goal_run(stream: float, streams: float, bare: float) -> dict[str, Any]:
+    """A run of one workload whose three rounds all have these rates."""
+    round_ = {
+        "uvloop/stream": {"rate": stream},
+        "uvloop/asyncio_streams": {"rate": streams},
+        "uvloop/protocol": {"rate": bare},
+    }
+    return {"workloads": [{"name": "tcp-1k-x50", "rounds": [round_] * 3}]}
+
+
+def _streams_goal_verdict(run: dict[str, Any]) -> str:
+    from benchmarks import goals
+
+    found = [
+        goals.verdict(goal, figures)
+        for goal, _name, figures in goals.rows(run)
+        if goal.reference == "uvloop/asyncio_streams"
+    ]
+    assert len(found) == 1
+    return found[0]
+
+
+def test_goal_verdict_says_what_it_asks_of_the_substrate() -> None:
+    """1.4x streams that run at 0.7x the bare Protocol asks 0.98x of it."""
+    assert _streams_goal_verdict(_goal_run(130, 100, 142.857)) == (
+        "short (asks 0.98x uvloop/protocol)"
+    )
+    assert _streams_goal_verdict(_goal_run(150, 100, 200)) == (
+        "met (asks 0.70x uvloop/protocol)"
+    )
+
+
+def test_goal_the_substrate_misses_is_out_of_reach() -> None:
+    """Where the bare Protocol itself is under 1.4x streams, no Stream can be."""
+    assert _streams_goal_verdict(_goal_run(120, 100, 130)) == (
+        "out of reach (asks 1.08x uvloop/protocol)"
+    )
+
+
+def test_goal_without_its_substrate_in_the_run_is_met_or_short() -> None:
+    from benchmarks import goals
+
+    run = _goal_run(150, 100, 200)
+    del run["workloads"][0]["rounds"][0]["uvloop/protocol"]
+    run["workloads"][0]["rounds"] = run["workloads"][0]["rounds"][:1]
+    verdicts = [goals.verdict(g, f) for g, _n, f in goals.rows(run)]
+    assert verdicts == ["met"]
