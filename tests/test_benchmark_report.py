@@ -102,3 +102,32 @@ def test_goal_without_its_substrate_in_the_run_is_met_or_short() -> None:
     run["workloads"][0]["rounds"] = run["workloads"][0]["rounds"][:1]
     verdicts = [goals.verdict(g, f) for g, _n, f in goals.rows(run)]
     assert verdicts == ["met"]
+
+
+def _default_loop_run(faults: float) -> dict[str, Any]:
+    round_ = {
+        "asyncio/serve_protocol": {"rate": 150, "faults": 0.0},
+        "asyncio/protocol": {"rate": 100, "faults": faults},
+    }
+    return {"workloads": [{"name": "unix-1k-x50", "rounds": [round_] * 3}]}
+
+
+def _as_started_verdict(run: dict[str, Any]) -> str:
+    from benchmarks import goals
+
+    found = [
+        goals.verdict(goal, figures)
+        for goal, _name, figures in goals.rows(run)
+        if goal.reference == "asyncio/protocol" and goal.kind == "stream"
+    ]
+    assert len(found) == 1
+    return found[0]
+
+
+def test_default_loop_goal_needs_its_reference_mapping_each_read() -> None:
+    """2x asyncio's Protocol was set against its mmap-per-read state only."""
+    assert _as_started_verdict(_default_loop_run(faults=2.01)) == "short"
+    assert _as_started_verdict(_default_loop_run(faults=0.0)) == (
+        "does not apply: asyncio/protocol read from the heap"
+        " (0.00 page faults per message)"
+    )
