@@ -37,6 +37,18 @@ async def test_refused_keeps_class() -> None:
     assert info.value.errno is not None
 
 
+async def test_refused_names_the_host_name_and_the_address_tried() -> None:
+    """The endpoint as written and the address that refused are both named."""
+    port = closed_port()
+    with pytest.raises(ConnectionRefusedError) as info:
+        await aiosock.connect(f"tcp://localhost:{port}", timeout=5)
+    assert f"(connect to tcp://localhost:{port} (tcp://" in str(info.value)
+    # A literal address is named once.
+    with pytest.raises(ConnectionRefusedError) as info:
+        await aiosock.connect(f"tcp://127.0.0.1:{port}", timeout=5)
+    assert str(info.value).endswith(f"(connect to tcp://127.0.0.1:{port})")
+
+
 async def test_refused_ipv6_keeps_class(ipv6: None) -> None:
     """Connecting to a closed TCP port on ::1 raises ConnectionRefusedError."""
     port = closed_port("::1")

@@ -52,12 +52,22 @@ async def _attempt(
     endpoint: Endpoint,
     local: Endpoint | None,
     options: Mapping[str, Any],
+    asked: Endpoint | None = None,
 ) -> socket.socket:
+    """Connect to ``endpoint``, one of the addresses ``asked`` resolved to.
+
+    An error names both when they differ (``tcp://localhost:1
+    (tcp://127.0.0.1:1)``): the endpoint as the caller wrote it, and the
+    address that failed.
+    """
     namespace, address = endpoint.namespace, endpoint.address
     if namespace is None or address is None or isinstance(address, HostAddress):
         raise AddressError(f"expected a resolved endpoint, got {endpoint}")
     sock = socket.socket(namespace.family, endpoint.style.type)
-    doing = f"connect to {endpoint}"
+    target = str(endpoint)
+    if asked is not None and isinstance(asked.address, HostAddress):
+        target = f"{asked} ({endpoint})"
+    doing = f"connect to {target}"
     try:
         sock.setblocking(False)
         apply_phase(sock, options, Phase.BEFORE_BIND)
@@ -65,9 +75,9 @@ async def _attempt(
             local_address = local.address
             assert not isinstance(local_address, HostAddress)
             # (A failed bind names the local address, not the target.)
-            doing = f"bind {local} to connect to {endpoint}"
+            doing = f"bind {local} to connect to {target}"
             sock.bind(local_address.to_sockaddr())
-            doing = f"connect to {endpoint}"
+            doing = f"connect to {target}"
         apply_phase(sock, options, Phase.BEFORE_CONNECT)
         if isinstance(address, LocalAddress):
             await _connect_local(sock, address.to_sockaddr())
@@ -140,14 +150,15 @@ async def open_connected_socket(
         )
     if len(attempts) == 1:
         target, bind_to = attempts[0]
-        return await _attempt(target, bind_to, values)
-    return await _race(attempts, values, happy_eyeballs_delay)
+        return await _attempt(target, bind_to, values, endpoint)
+    return await _race(attempts, values, happy_eyeballs_delay, endpoint)
 
 
 async def _race(
     attempts: list[tuple[Endpoint, Endpoint | None]],
     options: Mapping[str, Any],
     delay: float,
+    asked: Endpoint | None = None,
 ) -> socket.socket:
     loop = asyncio.get_running_loop()
     pending: set[asyncio.Task[socket.socket]] = set()
@@ -155,7 +166,7 @@ async def _race(
     winner: socket.socket | None = None
     try:
         for target, bind_to in attempts:
-            pending.add(loop.create_task(_attempt(target, bind_to, options)))
+            pending.add(loop.create_task(_attempt(target, bind_to, options, asked)))
             done, _ = await asyncio.wait(
                 pending, timeout=delay, return_when=asyncio.FIRST_COMPLETED
             )
