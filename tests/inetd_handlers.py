@@ -32,3 +32,14 @@ async def hold(stream: aiosock.Stream) -> None:
 
 
 NOT_CALLABLE = 42
+
+
+async def no_arguments() -> None:
+    """A handler of the wrong shape: it takes nothing (--check refuses it)."""
+
+
+class NotAwaitable:
+    """A class: calling it with the stream makes an object no one can await."""
+
+    def __init__(self, stream: aiosock.Stream) -> None:
+        self.stream = stream

@@ -564,3 +564,38 @@ def test_cli_check_finds_what_would_fail_at_run_time(tmp_path: Path) -> None:
     assert f"{path}:3: expected a program at /nonexistent/program" in result.stderr
     assert f"{path}:4: cannot import 'nosuch.module'" in result.stderr
     assert "4 services, 3 problems" in result.stdout
+
+
+def test_cli_check_refuses_handlers_of_the_wrong_shape(tmp_path: Path) -> None:
+    """A python: handler that cannot take what the service passes is a problem.
+
+    A stream service calls it with the stream, a datagram service with
+    (data, address, sock): a handler taking one argument cannot serve a dgram
+    line, and a class whose instances cannot be awaited serves neither.
+    """
+    path = tmp_path / "shapes.conf"
+    path.write_text(
+        "1240 stream tcp nowait root python:tests.inetd_handlers:upper\n"
+        "1241 dgram udp nowait root python:tests.inetd_handlers:reverse\n"
+        "1242 stream tcp nowait root python:tests.inetd_handlers:no_arguments\n"
+        "1243 dgram udp nowait root python:tests.inetd_handlers:upper\n"
+        "1244 stream tcp nowait root python:tests.inetd_handlers:reverse\n"
+        "1245 stream tcp nowait root python:tests.inetd_handlers:NotAwaitable\n"
+    )
+    result = _check("--config", str(path))
+    assert result.returncode == 1
+    assert f"{path}:3: expected a handler taking the stream, got " in result.stderr
+    assert "no_arguments() (too many positional arguments)" in result.stderr
+    assert (
+        f"{path}:4: expected a handler taking (data, address, sock), got "
+        "tests.inetd_handlers:upper(stream) (too many positional arguments)"
+    ) in result.stderr
+    assert (
+        f"{path}:5: expected a handler taking the stream, got "
+        "tests.inetd_handlers:reverse(data, address, sock) (missing a required"
+    ) in result.stderr
+    assert (
+        f"{path}:6: expected an async function taking the stream, got the class "
+        "tests.inetd_handlers:NotAwaitable"
+    ) in result.stderr
+    assert "6 services, 4 problems" in result.stdout

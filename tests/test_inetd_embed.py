@@ -144,6 +144,36 @@ async def test_failures_are_per_service(caplog: pytest.LogCaptureFixture) -> Non
     assert "nosuch.module:handler/tcp: cannot start: cannot import" in caplog.text
 
 
+async def test_handler_of_the_wrong_shape_leaves_its_service_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A handler that cannot take what its service passes is not started.
+
+    Before, the service ran and every client met a TypeError in the log.
+    """
+    caplog.set_level(logging.INFO, logger="aiosock.inetd")
+
+    def takes_nothing() -> None:
+        """Not a handler at all."""
+
+    text = (
+        "127.0.0.1:0 dgram udp nowait nobody python:tests.inetd_handlers:upper\n"
+        "127.0.0.1:0 stream tcp nowait nobody python:nothing\n"
+        "127.0.0.1:0 stream tcp nowait nobody internal echo\n"
+    )
+    async with Inetd(config(text), handlers={"nothing": takes_nothing}) as inetd:
+        statuses = {s.entry.name: s for s in inetd.services}
+        assert (statuses["tests.inetd_handlers:upper/udp"].error or "").startswith(
+            "expected a handler taking (data, address, sock), got "
+            "tests.inetd_handlers:upper(stream)"
+        )
+        assert (statuses["nothing/tcp"].error or "").startswith(
+            "expected a handler taking the stream, got nothing()"
+        )
+        assert await exchange(endpoint_of(inetd, "echo/tcp"), b"ok") == b"ok"
+    assert "nothing/tcp: cannot start: expected a handler" in caplog.text
+
+
 async def test_hand_made_wait_entry_with_address_limits_is_not_started(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -12,6 +12,7 @@ import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
+from .._foundation._concepts import Style
 from .._foundation._errors import ConfigError
 from ._context import resolve_python
 from ._spawn import resolve_user, unsafe_program
@@ -39,7 +40,11 @@ def check_entries(
             continue
         if entry.is_python:
             try:
-                resolve_python(entry.python_target, handlers or {})
+                resolve_python(
+                    entry.python_target,
+                    handlers or {},
+                    3 if entry.socket_type is Style.DATAGRAM else 1,
+                )
             except LookupError as exc:
                 problem(str(exc), "server")
             continue

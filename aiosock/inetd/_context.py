@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import importlib
+import inspect
 import subprocess
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -49,31 +50,71 @@ class Context:
 
 
 def resolve_python(
-    target: str, handlers: Mapping[str, Callable[..., Awaitable[object]]]
+    target: str,
+    handlers: Mapping[str, Callable[..., Awaitable[object]]],
+    arguments: int = 1,
 ) -> Callable[..., Awaitable[object]]:
     """Return the handler a ``python:`` server names.
 
+    ``arguments`` is how many it is called with: 1 for a stream service (the
+    stream), 3 for a datagram service (the datagram, the address, the replier).
+
     Raises:
-        LookupError: No such name, module or attribute (the message says which).
+        LookupError: No such name, module or attribute, or it cannot be called
+            with ``arguments`` arguments (the message says which).
     """
     if target in handlers:
-        return handlers[target]
-    module_name, sep, attribute = target.partition(":")
-    if not sep:
-        raise LookupError(f"no handler named {target!r} was given to Inetd")
-    try:
-        found: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise LookupError(f"cannot import {module_name!r}: {exc}") from exc
-    for part in attribute.split("."):
+        found: Any = handlers[target]
+    else:
+        module_name, sep, attribute = target.partition(":")
+        if not sep:
+            raise LookupError(f"no handler named {target!r} was given to Inetd")
         try:
-            found = getattr(found, part)
-        except AttributeError:
-            raise LookupError(f"module {module_name!r} has no {attribute!r}") from None
-    if not callable(found):
-        raise LookupError(f"expected a callable at {target!r}, got {type(found)}")
+            found = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise LookupError(f"cannot import {module_name!r}: {exc}") from exc
+        for part in attribute.split("."):
+            try:
+                found = getattr(found, part)
+            except AttributeError:
+                raise LookupError(
+                    f"module {module_name!r} has no {attribute!r}"
+                ) from None
+        if not callable(found):
+            raise LookupError(f"expected a callable at {target!r}, got {type(found)}")
+    _check_shape(target, found, arguments)
     handler: Callable[..., Awaitable[object]] = found
     return handler
+
+
+def _check_shape(target: str, handler: Any, arguments: int) -> None:
+    """Refuse a handler that cannot be called as the service would call it.
+
+    Only what is certain is refused: a signature that cannot take
+    ``arguments`` positional arguments, and a class whose instances cannot be
+    awaited. A handler whose signature Python cannot tell (some built-ins) passes.
+    """
+    taking = "the stream" if arguments == 1 else "(data, address, sock)"
+    if isinstance(handler, type) and not hasattr(handler, "__await__"):
+        raise LookupError(
+            f"expected an async function taking {taking}, got the class {target}"
+        )
+    try:
+        signature = inspect.signature(handler)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(*range(arguments))
+    except TypeError as exc:
+        bare = signature.replace(
+            parameters=[
+                p.replace(annotation=p.empty) for p in signature.parameters.values()
+            ],
+            return_annotation=signature.empty,
+        )
+        raise LookupError(
+            f"expected a handler taking {taking}, got {target}{bare} ({exc})"
+        ) from None
 
 
 def start_program(

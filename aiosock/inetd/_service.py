@@ -99,7 +99,11 @@ class Service:
         if entry.is_internal:
             self._handler = STREAM_HANDLERS[entry.builtin or ""]
         elif entry.is_python:
-            self._handler = resolve_python(entry.python_target, self.context.handlers)
+            self._handler = resolve_python(
+                entry.python_target,
+                self.context.handlers,
+                3 if entry.socket_type is Style.DATAGRAM else 1,
+            )
 
     async def start(self) -> None:
         """Bind the sockets and start watching them.
