@@ -599,3 +599,39 @@ def test_cli_check_refuses_handlers_of_the_wrong_shape(tmp_path: Path) -> None:
         "tests.inetd_handlers:NotAwaitable"
     ) in result.stderr
     assert "6 services, 4 problems" in result.stdout
+
+
+def test_cli_check_finds_lines_that_cannot_listen(tmp_path: Path) -> None:
+    """--check resolves each line's addresses and finds overlapping listeners.
+
+    Each problem reported here is a line the daemon fails to start, with
+    EADDRINUSE or "got none"; the other lines start (checked by hand: a test
+    may not listen on every address). --check binds nothing: any ports do.
+    """
+    path = tmp_path / "listen.conf"
+    ports = [1301, 1302, 1303, 1304, 1305]
+    path.write_text(
+        f"127.0.0.1:{ports[0]} stream tcp nowait root internal echo\n"
+        f"*:{ports[0]} stream tcp nowait root internal daytime\n"
+        f"127.0.0.1:{ports[1]} stream tcp46 nowait root internal echo\n"
+        f"*:{ports[2]} stream tcp6 nowait root internal echo\n"
+        f"127.0.0.1:{ports[2]} stream tcp4 nowait root internal echo\n"
+        f"*:{ports[3]} stream tcp46 nowait root internal echo\n"
+        f"127.0.0.1:{ports[3]} stream tcp4 nowait root internal daytime\n"
+        f"*:{ports[4]} dgram udp nowait root internal echo\n"
+        f"127.0.0.1:{ports[4]} dgram udp nowait root internal daytime\n"
+    )
+    result = _check("--config", str(path))
+    assert result.returncode == 1
+    assert (
+        f"{path}:2: expected an address no earlier line listens on, got "
+        f"0.0.0.0:{ports[0]}, which overlaps line 1's 127.0.0.1:{ports[0]}"
+    ) in result.stderr
+    assert (
+        f"{path}:3: expected an address of tcp46 for 127.0.0.1, got none"
+    ) in result.stderr
+    assert (
+        f"{path}:7: expected an address no earlier line listens on, got "
+        f"127.0.0.1:{ports[3]}, which overlaps line 6's [::]:{ports[3]}"
+    ) in result.stderr
+    assert "9 services, 3 problems" in result.stdout

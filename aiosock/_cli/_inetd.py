@@ -10,6 +10,7 @@ when every service was tried, and a line per connection.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import logging.handlers
 import os
@@ -18,7 +19,7 @@ import sys
 from .._foundation._errors import ConfigError
 from .._foundation._loop import LOOP_NAMES, run
 from ..inetd import DEFAULT_CONFIG, InetdConfig, load_inetd_conf, parse_inetd_conf
-from ..inetd._checks import check_entries
+from ..inetd._checks import check_addresses, check_entries
 from ..inetd._load import netdb_lookup
 from ..inetd._runner import run_inetd
 from ._args import positive, seconds
@@ -180,7 +181,12 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def _check(config: InetdConfig) -> int:
-    problems = [*config.problems, *check_entries(config.entries)]
+    problems = [
+        *config.problems,
+        *check_entries(config.entries),
+        *asyncio.run(check_addresses(config.entries)),
+    ]
+    problems.sort(key=lambda problem: problem.line or 0)
     for problem in problems:
         print(problem, file=sys.stderr)
     count = len(problems)

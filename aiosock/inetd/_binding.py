@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from ._activation import PassedSocket
     from ._records import ServiceEntry
 
-__all__ = ["DEFAULT_BACKLOG", "Bound", "bind_entry", "port_of"]
+__all__ = ["DEFAULT_BACKLOG", "Bound", "bind_entry", "planned_addresses", "port_of"]
 
 logger = logging.getLogger("aiosock.inetd")
 
@@ -136,6 +136,16 @@ async def _resolve(
         if text not in hosts:
             hosts.append(text)
     return hosts
+
+
+async def planned_addresses(entry: ServiceEntry) -> list[tuple[Endpoint, bool]]:
+    """The endpoints an internet line would bind, and their ``v6_only``.
+
+    Raises:
+        AddressError: The line's hosts resolve to no address of its protocol.
+    """
+    assert entry.port is not None, "the services look-up gives every port"
+    return await _addresses(entry, entry.port)
 
 
 def _endpoint(
