@@ -67,6 +67,7 @@ def limited(request: pytest.FixtureRequest) -> Iterator[Limited]:
             acl,
             f"0 dgram udp wait {USER} internal echo",
             f"0 stream tcp nowait.3 {USER} /bin/cat ratecat",
+            f"0 dgram udp nowait.2 {USER} python:tests.inetd_handlers:reverse raterev",
             f"0 stream tcp nowait {USER} /nonexistent/program missing",
             f"0 stream tcp nowait {USER} {noexec} noexec",
             f"0 stream tcp nowait {USER} {writable} writable",
@@ -199,8 +200,38 @@ def test_rate_limit_disables_then_enables(limited: Limited) -> None:
         r"service disabled for 1 s",
         start=start,
     )
+    # Turned away while disabled, and logged as such.
+    assert _turned_away(address)
+    daemon.out.wait_for(
+        r"FAIL: ratecat/tcp from=127\.0\.0\.1:\d+ "
+        r"reason=service disabled \(\.max servers a minute\)",
+        start=start,
+    )
     daemon.out.wait_for(r"ratecat/tcp: service enabled again", start=start)
     assert tcp_exchange(address, b"again") == b"again"
+
+
+def test_datagrams_dropped_while_disabled_are_logged(limited: Limited) -> None:
+    """Past .max a datagram service drops what comes, and says so per datagram."""
+    daemon = limited.daemon
+    address = daemon.address("raterev/udp", "udp://")
+    start = daemon.out.count()
+    for _ in range(2):
+        assert udp_exchange(address, b"ab") == b"ba"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.sendto(b"third", address)  # one too many: it disables the service
+        daemon.out.wait_for(
+            r"raterev/udp: more than 2 servers a minute: server failing",
+            start=start,
+        )
+        sock.sendto(b"fourth", address)
+        port = sock.getsockname()[1]
+        daemon.out.wait_for(
+            rf"FAIL: raterev/udp from=127\.0\.0\.1:{port} "
+            r"reason=service disabled \(\.max servers a minute\)",
+            start=start,
+        )
 
 
 @pytest.mark.parametrize(

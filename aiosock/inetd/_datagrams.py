@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._foundation._addresses import ConcreteAddress, from_sockaddr
 from ._internal import refusal, reply_for
+from ._limits import DISABLED
 from ._spawn import describe_status
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ def datagram_readable(service: Service, bound: Bound) -> None:
     """Handle what is pending on a datagram socket of ``service``."""
     entry = service.entry
     if service.disabled:
-        service.drain(bound)
+        service.drain(bound, reason=DISABLED)
     elif entry.is_internal:
         _internal(service, bound)
     elif entry.is_python:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ._records import IPNetwork, Limits
 
 __all__ = [
+    "DISABLED",
     "RATE_WINDOW",
     "Counters",
     "RateWindow",
@@ -31,6 +32,9 @@ __all__ = [
 
 #: The length of the ``.max`` window, in seconds (openbsd-inetd's CNT_INTVL).
 RATE_WINDOW = 60.0
+
+#: Why a client is turned away while the ``.max`` rate has disabled its service.
+DISABLED = "service disabled (.max servers a minute)"
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

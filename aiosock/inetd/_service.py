@@ -36,7 +36,7 @@ from ._config import unenforceable_reason
 from ._context import Context, format_peer, resolve_python, start_program
 from ._datagrams import datagram_readable, enable_receive_stamps
 from ._internal import STREAM_HANDLERS, ChargenRotation
-from ._limits import Counters, RateWindow, access_allowed, client_address
+from ._limits import DISABLED, Counters, RateWindow, access_allowed, client_address
 from ._spawn import ChildWatch, describe_status, watch_child
 
 if TYPE_CHECKING:
@@ -351,7 +351,11 @@ class Service:
             self._connection(conn, peer)
 
     def _connection(self, conn: socket.socket, peer: Any) -> None:
-        if self.disabled or not self.admit(peer):
+        if self.disabled:
+            self.log_fail(peer, DISABLED)
+            conn.close()
+            return
+        if not self.admit(peer):
             conn.close()
             return
         self.started(peer)
@@ -481,7 +485,7 @@ class Service:
     def spawn_wait(self, bound: Bound, peer: Any = None) -> None:
         """Give the socket to a ``wait`` child and stop watching it until it exits."""
         if self.disabled or not self._admit_rate():
-            self.drain(bound)
+            self.drain(bound, reason=DISABLED)
             return
         started, name = self._loop.time(), self.entry.name
 
@@ -500,7 +504,7 @@ class Service:
             if not self.closed:
                 # Drop what the child would have taken, so that a broken program
                 # fails once a second at most rather than on every wake-up.
-                self.drain(bound, limit=1)
+                self.drain(bound, limit=1, reason="the server failed to start")
                 self._pause_for(_BACKOFF)
 
         self.unwatch(bound)
@@ -514,15 +518,20 @@ class Service:
             watch.detach()
         self.children.clear()
 
-    def drain(self, bound: Bound, limit: int = _BATCH) -> None:
-        """Take what is pending and drop it (a disabled or failing service)."""
+    def drain(self, bound: Bound, limit: int = _BATCH, *, reason: str) -> None:
+        """Take what is pending and drop it (a disabled or failing service).
+
+        Each client turned away is logged (``FAIL: ... reason=``).
+        """
         for _ in range(limit):
             try:
                 if self.entry.socket_type is Style.DATAGRAM:
-                    bound.sock.recv(1)
+                    _data, source = bound.sock.recvfrom(1)
                 else:
-                    bound.sock.accept()[0].close()
+                    conn, source = bound.sock.accept()
+                    conn.close()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
                 continue
+            self.log_fail(source, reason)
