@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -624,14 +625,60 @@ def test_cli_check_finds_lines_that_cannot_listen(tmp_path: Path) -> None:
     result = _check("--config", str(path))
     assert result.returncode == 1
     assert (
-        f"{path}:2: expected an address no earlier line listens on, got "
+        f"{path}:2: expected an address no earlier listener takes, got "
         f"0.0.0.0:{ports[0]}, which overlaps line 1's 127.0.0.1:{ports[0]}"
     ) in result.stderr
     assert (
         f"{path}:3: expected an address of tcp46 for 127.0.0.1, got none"
     ) in result.stderr
     assert (
-        f"{path}:7: expected an address no earlier line listens on, got "
+        f"{path}:7: expected an address no earlier listener takes, got "
         f"127.0.0.1:{ports[3]}, which overlaps line 6's [::]:{ports[3]}"
     ) in result.stderr
     assert "9 services, 3 problems" in result.stdout
+
+
+def test_cli_check_knows_mapped_addresses_zones_and_one_line_twice(
+    tmp_path: Path,
+) -> None:
+    """The kernel's other refusals: --check reports each, binding nothing.
+
+    An IPv4-mapped address on a dual-stack socket is its IPv4 address (EADDRINUSE
+    beside the same IPv4 address), on a v6-only one it is EINVAL; a line naming
+    one address twice binds it twice; a zone must name an interface; a name
+    IDNA cannot encode resolves to nothing (it raised a traceback).
+    """
+    lo = socket.if_nametoindex("lo")
+    path = tmp_path / "kernel.conf"
+    path.write_text(
+        "::ffff:127.0.0.1:1311 stream tcp46 nowait root internal echo\n"
+        "127.0.0.1:1311 stream tcp4 nowait root internal daytime\n"
+        "::ffff:127.0.0.1:1312 stream tcp6 nowait root internal echo\n"
+        "localhost,127.0.0.1:1313 stream tcp4 nowait root internal echo\n"
+        "fe80::1%nosuchif:1314 stream tcp6 nowait root internal echo\n"
+        "fe80::1%lo:1315 stream tcp6 nowait root internal echo\n"
+        f"fe80::1%{lo}:1315 stream tcp6 nowait root internal daytime\n"
+        "a..b:1316 stream tcp nowait root internal echo\n"
+        "::ffff:127.0.0.1:1317 stream tcp46 nowait root internal echo\n"
+        "[::]:1317 stream tcp6 nowait root internal daytime\n"
+    )
+    result = _check("--config", str(path))
+    assert result.returncode == 1
+    expected = [
+        f"{path}:2: expected an address no earlier listener takes, got "
+        "127.0.0.1:1311, which overlaps line 1's [::ffff:127.0.0.1]:1311",
+        f"{path}:3: expected an IPv6 address for tcp6, got ::ffff:127.0.0.1, an "
+        "IPv4-mapped one, which a v6-only socket cannot take",
+        f"{path}:4: expected an address no earlier listener takes, got "
+        "127.0.0.1:1313, which overlaps 127.0.0.1:1313, another address of "
+        "this line",
+        f"{path}:5: no network interface named 'nosuchif'",
+        f"{path}:7: expected an address no earlier listener takes, got "
+        f"[fe80::1%{lo}]:1315, which overlaps line 6's [fe80::1%lo]:1315",
+        f"{path}:8: expected an address of tcp for a..b, got none",
+    ]
+    for text in expected:
+        assert text in result.stderr
+    # A v6-only wildcard leaves IPv4 (and so a mapped address) alone.
+    assert f"{path}:10:" not in result.stderr
+    assert "10 services, 6 problems" in result.stdout

@@ -159,9 +159,11 @@ async def test_handler_of_the_wrong_shape_leaves_its_service_out(
     text = (
         "127.0.0.1:0 dgram udp nowait nobody python:tests.inetd_handlers:upper\n"
         "127.0.0.1:0 stream tcp nowait nobody python:nothing\n"
+        "127.0.0.1:0 stream tcp nowait nobody python:number\n"
         "127.0.0.1:0 stream tcp nowait nobody internal echo\n"
     )
-    async with Inetd(config(text), handlers={"nothing": takes_nothing}) as inetd:
+    handlers: dict[str, Any] = {"nothing": takes_nothing, "number": 42}
+    async with Inetd(config(text), handlers=handlers) as inetd:
         statuses = {s.entry.name: s for s in inetd.services}
         assert (statuses["tests.inetd_handlers:upper/udp"].error or "").startswith(
             "expected a handler taking (data, address, sock), got "
@@ -170,8 +172,96 @@ async def test_handler_of_the_wrong_shape_leaves_its_service_out(
         assert (statuses["nothing/tcp"].error or "").startswith(
             "expected a handler taking the stream, got nothing()"
         )
+        assert statuses["number/tcp"].error == (
+            "expected a callable at 'number', got <class 'int'>"
+        )
         assert await exchange(endpoint_of(inetd, "echo/tcp"), b"ok") == b"ok"
     assert "nothing/tcp: cannot start: expected a handler" in caplog.text
+
+
+class _Lines(logging.Handler):
+    """The messages of ``aiosock.inetd`` and an event per awaited pattern."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+        self._waiting: list[tuple[str, asyncio.Event]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        self.messages.append(message)
+        for text, event in self._waiting:
+            if text in message:
+                event.set()
+
+    async def wait_for(self, text: str) -> None:
+        event = asyncio.Event()
+        self._waiting.append((text, event))
+        if not any(text in message for message in self.messages):
+            async with asyncio.timeout(10):
+                await event.wait()
+
+
+async def test_disabled_datagram_service_turns_the_rest_away_and_counts_them(
+    short_tmp: Path,
+) -> None:
+    """Past .max, the datagrams of the same burst are turned away, not served.
+
+    A burst waits in the socket before the daemon reads it: of 8 datagrams to a
+    nowait.2 service, 2 are served, the third disables it, and the 5 after it
+    are turned away: the first logged (from an unnamed sender: "unix"), all
+    counted in the line that enables the service again.
+    """
+    path = short_tmp / "rate.sock"
+    served: list[bytes] = []
+    both_served = asyncio.Event()
+
+    async def handler(data: bytes, address: Any, sock: Any) -> None:
+        served.append(data)
+        if len(served) == 2:
+            both_served.set()
+
+    lines = _Lines()
+    logger = logging.getLogger("aiosock.inetd")
+    logger.addHandler(lines)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        text = f"{path} dgram unix nowait.2 nobody python:h\n"
+        async with Inetd(config(text), handlers={"h": handler}, retry_time=0.5):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+                for i in range(8):  # queued before the daemon's loop reads any
+                    sender.sendto(b"%d" % i, str(path))
+                await lines.wait_for("reason=service disabled")
+                await lines.wait_for("service enabled again")
+                async with asyncio.timeout(10):
+                    await both_served.wait()
+    finally:
+        logger.removeHandler(lines)
+        logger.setLevel(old_level)
+    assert served == [b"0", b"1"]
+    fails = [m for m in lines.messages if m.startswith("FAIL:")]
+    assert fails == [
+        f"FAIL: {path}/unix from=unix reason=service disabled (.max servers a minute)"
+    ]
+    assert (
+        f"{path}/unix: service enabled again (5 clients turned away while it was "
+        "disabled)"
+    ) in lines.messages
+
+
+async def test_host_name_idna_cannot_encode_fails_its_service_only() -> None:
+    """A host such as "a..b" fails its line with a reason; it crashed the daemon."""
+    text = (
+        "a..b:0 stream tcp nowait nobody internal echo\n"
+        "127.0.0.1:0 stream tcp nowait nobody internal daytime\n"
+    )
+    async with Inetd(config(text)) as inetd:
+        statuses = {s.entry.name: s for s in inetd.services}
+        assert statuses["echo/tcp"].error == (
+            "expected an address of tcp for a..b, got none"
+        )
+        assert await exchange(endpoint_of(inetd, "daytime/tcp"), b"")
 
 
 async def test_hand_made_wait_entry_with_address_limits_is_not_started(

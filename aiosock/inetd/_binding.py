@@ -126,8 +126,8 @@ async def _resolve(
             type=style.type,
             flags=socket.AI_PASSIVE,
         )
-    except socket.gaierror:
-        return []
+    except (socket.gaierror, UnicodeError):
+        return []  # (UnicodeError: a name IDNA cannot encode, such as "a..b")
     hosts: list[str] = []
     for _family, _type, _proto, _name, sockaddr in infos:
         text = str(sockaddr[0])

@@ -13,9 +13,12 @@ address of its family, and ``tcp46`` on ``*`` IPv4's too). Each failure is a
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from .._foundation._addresses import Inet6Address, InetAddress
 from .._foundation._concepts import Namespace, Style
@@ -25,6 +28,7 @@ from ._context import resolve_python
 from ._spawn import resolve_user, unsafe_program
 
 if TYPE_CHECKING:
+    from .._foundation._endpoints import Endpoint
     from ._records import ServiceEntry
 
 __all__ = ["check_addresses", "check_entries"]
@@ -68,79 +72,113 @@ def check_entries(
     return problems
 
 
-# One address a stream line listens on: (namespace, host, port, v6_only).
-_Listening = tuple[Namespace, str, int, bool]
+@attrs.frozen
+class _Listening:
+    """One address a stream line listens on, as the kernel compares them.
+
+    An IPv4-mapped IPv6 address on a dual-stack socket is its IPv4 address;
+    ``scope`` is the interface index of a zoned IPv6 address (0: none).
+    """
+
+    namespace: Namespace
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address
+    port: int
+    v6_only: bool
+    scope: int
+    text: str
+    line: int
 
 
 async def check_addresses(entries: Iterable[ServiceEntry]) -> list[ConfigError]:
-    """Resolve each internet line's addresses; find stream lines that overlap.
+    """Resolve each internet line's addresses; find stream listeners that overlap.
 
     Resolution is the daemon's own, through the running loop; a line whose
     hosts give no address of its protocol is a problem, as it would fail to
-    start. Of two stream lines whose addresses overlap on one port, the later
-    one is the problem: the daemon binds in file order, and the kernel would
-    refuse it (``EADDRINUSE``).
+    start, and so is a zone naming no interface, or an IPv4-mapped address on
+    a v6-only socket (``EINVAL``). Of two stream listeners whose addresses
+    overlap on one port, in one line or two, the later is the problem: the
+    daemon binds in file order, and the kernel would refuse it
+    (``EADDRINUSE``).
     """
     problems: list[ConfigError] = []
-    listening: list[tuple[_Listening, ServiceEntry]] = []
+    listening: list[_Listening] = []
     for entry in entries:
         if entry.transport == "unix":
             continue
+
+        def problem(reason: str, entry: ServiceEntry = entry) -> None:
+            problems.append(
+                ConfigError(reason, file=entry.file, line=entry.line, field="service")
+            )
+
         try:
             planned = await planned_addresses(entry)
-        except (AddressError, OSError) as exc:
-            problems.append(
-                ConfigError(str(exc), file=entry.file, line=entry.line, field="service")
-            )
+            mine = [
+                _listening(endpoint, v6_only, entry) for endpoint, v6_only in planned
+            ]
+        except (AddressError, OSError, ValueError) as exc:
+            problem(str(exc))
             continue
         if entry.socket_type is not Style.STREAM or not entry.port:
             continue
-        mine: list[_Listening] = []
-        for endpoint, v6_only in planned:
-            address = endpoint.address
-            assert isinstance(address, InetAddress | Inet6Address)
-            assert endpoint.namespace is not None
-            mine.append((endpoint.namespace, address.host, address.port, v6_only))
-        clash = next(
-            (
-                (m, theirs, other)
-                for m in mine
-                for theirs, other in listening
-                if _overlap(m, theirs)
-            ),
-            None,
-        )
-        if clash is not None:
-            m, theirs, other = clash
-            problems.append(
-                ConfigError(
-                    f"expected an address no earlier line listens on, got "
-                    f"{_text(m)}, which overlaps line {other.line}'s "
-                    f"{_text(theirs)}",
-                    file=entry.file,
-                    line=entry.line,
-                    field="service",
+        for m in mine:
+            clash = next((other for other in listening if _overlap(m, other)), None)
+            if clash is not None:
+                whose = (
+                    f"{clash.text}, another address of this line"
+                    if clash.line == entry.line
+                    else f"line {clash.line}'s {clash.text}"
                 )
-            )
-            continue
-        listening.extend((m, entry) for m in mine)
+                problem(
+                    f"expected an address no earlier listener takes, got "
+                    f"{m.text}, which overlaps {whose}"
+                )
+                break
+            listening.append(m)
     return problems
 
 
-_ANY = {Namespace.INET: "0.0.0.0", Namespace.INET6: "::"}
+def _listening(endpoint: Endpoint, v6_only: bool, entry: ServiceEntry) -> _Listening:
+    """What the kernel compares of one planned listener.
+
+    Raises:
+        AddressError: A zone that names no interface.
+        ValueError: An IPv4-mapped address on a v6-only socket.
+    """
+    address = endpoint.address
+    assert isinstance(address, InetAddress | Inet6Address)
+    assert endpoint.namespace is not None
+    sockaddr: tuple[Any, ...] = address.to_sockaddr()  # (checks a zone's name)
+    port = address.port
+    if isinstance(address, InetAddress):
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.IPv4Address(
+            address.host
+        )
+        text = f"{ip}:{port}"
+        return _Listening(Namespace.INET, ip, port, False, 0, text, entry.line)
+    six = ipaddress.IPv6Address(address.host)
+    scope = int(sockaddr[3])
+    text = f"[{six}%{address.scope_id}]:{port}" if scope else f"[{six}]:{port}"
+    four = six.ipv4_mapped
+    if four is not None:
+        if v6_only:
+            raise ValueError(
+                f"expected an IPv6 address for {entry.protocol}, got ::ffff:{four},"
+                " an IPv4-mapped one, which a v6-only socket cannot take"
+            )
+        text = f"[::ffff:{four}]:{port}"
+        return _Listening(Namespace.INET, four, port, False, 0, text, entry.line)
+    return _Listening(Namespace.INET6, six, port, v6_only, scope, text, entry.line)
 
 
 def _overlap(a: _Listening, b: _Listening) -> bool:
     """Whether two stream listeners cannot both be bound (Linux's rules)."""
-    if a[2] != b[2]:
+    if a.port != b.port:
         return False
-    if a[0] is b[0]:
-        return a[1] == b[1] or _ANY[a[0]] in (a[1], b[1])
+    if a.namespace is b.namespace:
+        if a.scope and b.scope and a.scope != b.scope:
+            return False  # bound to different interfaces
+        return a.ip == b.ip or a.ip.is_unspecified or b.ip.is_unspecified
     # An IPv6 wildcard that is not v6-only takes IPv4's addresses too.
-    six = a if a[0] is Namespace.INET6 else b
-    return six[1] == "::" and not six[3]
-
-
-def _text(listening: _Listening) -> str:
-    namespace, host, port, _v6_only = listening
-    return f"[{host}]:{port}" if namespace is Namespace.INET6 else f"{host}:{port}"
+    six = a if a.namespace is Namespace.INET6 else b
+    return six.ip.is_unspecified and not six.v6_only

@@ -80,8 +80,8 @@ def resolve_python(
                 raise LookupError(
                     f"module {module_name!r} has no {attribute!r}"
                 ) from None
-        if not callable(found):
-            raise LookupError(f"expected a callable at {target!r}, got {type(found)}")
+    if not callable(found):
+        raise LookupError(f"expected a callable at {target!r}, got {type(found)}")
     _check_shape(target, found, arguments)
     handler: Callable[..., Awaitable[object]] = found
     return handler
@@ -126,7 +126,12 @@ def start_program(
 
 
 def format_peer(sockaddr: Any) -> str:
-    """Return a peer address for the log: ``1.2.3.4:5``, ``[::1]:5``, or a path."""
+    """Return a peer address for the log: ``1.2.3.4:5``, ``[::1]:5``, or a path.
+
+    An unnamed Unix-domain peer (``None`` or empty) is ``unix``.
+    """
+    if sockaddr is None:
+        return "unix"
     if isinstance(sockaddr, tuple) and len(sockaddr) >= 2:
         host = str(sockaddr[0])
         return f"[{host}]:{sockaddr[1]}" if ":" in host else f"{host}:{sockaddr[1]}"

@@ -68,6 +68,8 @@ class Service:
         self.closed = False
         self._loop = asyncio.get_running_loop()
         self._disabled_until = 0.0
+        # Clients turned away since the rate last disabled the service.
+        self._turned_away = 0
         self._paused_until = 0.0
         self._handler: Callable[..., Awaitable[object]] | None = None
         self._rate: RateWindow | None = None
@@ -247,6 +249,7 @@ class Service:
             return True
         retry = self.context.retry_time
         self._disabled_until = self._loop.time() + retry
+        self._turned_away = 0
         logger.error(
             "%s: more than %d servers a minute: server failing (looping), "
             "service disabled for %g s",
@@ -259,8 +262,28 @@ class Service:
 
     def _enable(self) -> None:
         if not self.closed and not self.disabled:
-            logger.warning("%s: service enabled again", self.entry.name)
+            if self._turned_away > 1:
+                logger.warning(
+                    "%s: service enabled again (%d clients turned away while "
+                    "it was disabled)",
+                    self.entry.name,
+                    self._turned_away,
+                )
+            else:
+                logger.warning("%s: service enabled again", self.entry.name)
             self.resume()
+
+    def turn_away(self, sockaddr: Any) -> None:
+        """Turn a client away because the service is disabled.
+
+        The first is logged (``FAIL: ... reason=service disabled ...``), the
+        others counted and their number logged when the service is enabled
+        again: a service is disabled because clients keep coming, and a
+        datagram's source can be forged, so a line each would flood the log.
+        """
+        self._turned_away += 1
+        if self._turned_away == 1:
+            self.log_fail(sockaddr, DISABLED)
 
     def _readable(self, bound: Bound) -> None:
         if self.entry.socket_type is Style.DATAGRAM:
@@ -276,7 +299,12 @@ class Service:
         """Check a client against the lists, ``per_source`` and the rate.
 
         Refusals are logged; ``rate=False`` leaves the ``.max`` count alone.
+        While the rate has the service disabled, every client is turned away
+        (:meth:`turn_away`).
         """
+        if self.disabled:
+            self.turn_away(sockaddr)
+            return False
         limits = self.entry.limits
         source = client_address(sockaddr)
         if not access_allowed(limits, source):
@@ -351,10 +379,6 @@ class Service:
             self._connection(conn, peer)
 
     def _connection(self, conn: socket.socket, peer: Any) -> None:
-        if self.disabled:
-            self.log_fail(peer, DISABLED)
-            conn.close()
-            return
         if not self.admit(peer):
             conn.close()
             return
@@ -521,7 +545,9 @@ class Service:
     def drain(self, bound: Bound, limit: int = _BATCH, *, reason: str) -> None:
         """Take what is pending and drop it (a disabled or failing service).
 
-        Each client turned away is logged (``FAIL: ... reason=``).
+        Each client turned away is logged (``FAIL: ... reason=``); while the
+        service is disabled (``reason`` is :data:`DISABLED`), as
+        :meth:`turn_away` says.
         """
         for _ in range(limit):
             try:
@@ -534,4 +560,7 @@ class Service:
                 return
             except OSError:
                 continue
-            self.log_fail(source, reason)
+            if reason is DISABLED:
+                self.turn_away(source)
+            else:
+                self.log_fail(source, reason)
