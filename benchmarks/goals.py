@@ -176,31 +176,34 @@ def median_with_iqr(figures: dict[str, Any]) -> str:
     return f"{figures['median']:.2f} ({figures['q1']:.2f}-{figures['q3']:.2f})"
 
 
-def verdict(goal: Goal, figures: dict[str, Any]) -> str:
+def verdict(goal: Goal, figures: dict[str, Any], *, brief: bool = False) -> str:
     """``met``, ``short`` or ``out of reach``, and what it rests on.
 
     Where the run measures the goal's substrate (:attr:`Goal.substrate`), the
     verdict says what the goal asks of the server against it, and a goal that
     the substrate alone does not reach is out of reach. Rounds left out
     (:attr:`Goal.mapped_reads`) are counted, and a goal with none left "does
-    not apply".
+    not apply". ``brief``: for a table cell (``yes``/``no``, shorter notes).
     """
     if not figures.get("applies", True):
+        if brief:
+            return "does not apply"
         return f"does not apply: {goal.reference} read from the heap in every round"
     if figures["met"]:
-        word = "met"
+        word = "yes" if brief else "met"
     elif figures.get("in_reach", True):
-        word = "short"
+        word = "no" if brief else "short"
     else:
         word = "out of reach"
     notes = []
     if "asks" in figures:
-        notes.append(f"asks {figures['asks']:.2f}x {goal.substrate}")
-    if figures.get("left_out"):
-        notes.append(
-            f"{figures['left_out']} rounds left out: {goal.reference} read from "
-            "the heap"
-        )
+        asks = f"asks {figures['asks']:.2f}x"
+        notes.append(asks if brief else f"{asks} {goal.substrate}")
+    left_out = figures.get("left_out")
+    if left_out and brief:
+        notes.append(f"{figures['rounds']} of {figures['rounds'] + left_out} rounds")
+    elif left_out:
+        notes.append(f"{left_out} rounds left out: {goal.reference} read from the heap")
     return f"{word} ({'; '.join(notes)})" if notes else word
 
 

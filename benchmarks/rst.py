@@ -317,27 +317,10 @@ def goals_section(results: dict[str, Any], focused: dict[str, Any] | None) -> li
             figures = source.get((goal, name))
             cells.append("-" if figures is None else goals.median_with_iqr(figures))
             if figures is not None:
-                verdicts.append(_met(figures))
+                verdicts.append(goals.verdict(goal, figures, brief=True))
         cells.append(" / ".join(verdicts))
         body.append(cells)
     return [*text, _table(heads, body)]
-
-
-def _met(figures: dict[str, Any]) -> str:
-    """``yes``, ``no`` or ``out of reach``; with what it asks of the substrate."""
-    if not figures.get("applies", True):
-        return "does not apply"
-    word = "yes" if figures["met"] else "no"
-    if not figures["met"] and not figures.get("in_reach", True):
-        word = "out of reach"
-    notes = []
-    if "asks" in figures:
-        notes.append(f"asks {figures['asks']:.2f}x")
-    if figures.get("left_out"):
-        notes.append(
-            f"{figures['rounds']} of {figures['rounds'] + figures['left_out']} rounds"
-        )
-    return f"{word} ({'; '.join(notes)})" if notes else word
 
 
 def _run_label(run: dict[str, Any]) -> str:
