@@ -682,3 +682,28 @@ def test_cli_check_knows_mapped_addresses_zones_and_one_line_twice(
     # A v6-only wildcard leaves IPv4 (and so a mapped address) alone.
     assert f"{path}:10:" not in result.stderr
     assert "10 services, 6 problems" in result.stdout
+
+
+def test_cli_check_finds_socket_files_that_cannot_be_made(tmp_path: Path) -> None:
+    """One socket file named twice, or in no directory: the daemon fails both."""
+    path = tmp_path / "files.conf"
+    sock = tmp_path / "x.sock"
+    path.write_text(
+        f"{sock} stream unix nowait root internal echo\n"
+        f"{sock} dgram unix wait root internal echo\n"
+        f"{tmp_path}/nodir/y.sock stream unix nowait root internal echo\n"
+        "@aiosock-check-abstract stream unix nowait root internal echo\n"
+        "@aiosock-check-abstract dgram unix wait root internal echo\n"
+    )
+    result = _check("--config", str(path))
+    assert result.returncode == 1
+    assert (
+        f"{path}:2: expected a socket file no earlier line binds, got {sock}, "
+        "which line 1 binds"
+    ) in result.stderr
+    assert (
+        f"{path}:3: expected the directory of {tmp_path}/nodir/y.sock to exist, "
+        "got none"
+    ) in result.stderr
+    # An abstract name is per socket type: a stream and a dgram line may share one.
+    assert "5 services, 2 problems" in result.stdout

@@ -4,10 +4,11 @@ Strategy: the checks a running daemon would otherwise only meet when it starts a
 service or at the first connection: the user and group exist (and can be switched
 to), the program exists and is executable, a ``python:`` handler imports and can
 take what its service passes, each internet line's hosts resolve to addresses of
-its protocol (as :func:`~aiosock.inetd._binding.bind_entry` resolves them), and no
+its protocol (as :func:`~aiosock.inetd._binding.bind_entry` resolves them), no
 stream line listens where an earlier one already does (the kernel refuses a
 second listener on a port whose address a first one covers: ``*`` covers every
-address of its family, and ``tcp46`` on ``*`` IPv4's too). Each failure is a
+address of its family, and ``tcp46`` on ``*`` IPv4's too), and each socket file
+is named once, in a directory that exists. Each failure is a
 :class:`~aiosock.ConfigError` naming the file, line and field.
 """
 
@@ -102,14 +103,19 @@ async def check_addresses(entries: Iterable[ServiceEntry]) -> list[ConfigError]:
     """
     problems: list[ConfigError] = []
     listening: list[_Listening] = []
+    socket_files: dict[str, int] = {}
     for entry in entries:
-        if entry.transport == "unix":
-            continue
 
         def problem(reason: str, entry: ServiceEntry = entry) -> None:
             problems.append(
                 ConfigError(reason, file=entry.file, line=entry.line, field="service")
             )
+
+        if entry.transport == "unix":
+            why = _socket_file_problem(entry, socket_files)
+            if why is not None:
+                problem(why)
+            continue
 
         try:
             planned = await planned_addresses(entry)
@@ -136,6 +142,28 @@ async def check_addresses(entries: Iterable[ServiceEntry]) -> list[ConfigError]:
                 break
             listening.append(m)
     return problems
+
+
+def _socket_file_problem(entry: ServiceEntry, seen: dict[str, int]) -> str | None:
+    """Why a Unix-domain line's socket file cannot be made, if it cannot.
+
+    A path two lines name is bound by the first (a live socket file is never
+    replaced, whatever its type), and a file cannot be made in a directory
+    that does not exist. Abstract names (not files) are left alone.
+    """
+    path = entry.service
+    if not path.startswith("/"):
+        return None
+    first = seen.setdefault(os.path.normpath(path), entry.line)
+    if first != entry.line:
+        return (
+            f"expected a socket file no earlier line binds, got {path}, which "
+            f"line {first} binds"
+        )
+    directory = os.path.dirname(path) or "/"
+    if not os.path.isdir(directory):
+        return f"expected the directory of {path} to exist, got none"
+    return None
 
 
 def _listening(endpoint: Endpoint, v6_only: bool, entry: ServiceEntry) -> _Listening:
