@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Phase",
+    "accepted_options",
+    "apply_accepted",
     "apply_phase",
     "checked_options",
     "listener_defaults",
@@ -30,6 +32,43 @@ __all__ = [
 def checked_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
     """Validate ``options`` before any socket is made (typos fail first)."""
     return validate_options(options)
+
+
+#: Options of a listening (or binding) socket only, never set on the sockets
+#: it accepts: the rest are. (Linux gives an accepted Unix-domain socket none
+#: of its listener's options, and an accepted TCP socket not all: not
+#: ``SO_PRIORITY``.)
+LISTENER_ONLY: frozenset[str] = frozenset(
+    {
+        "reuse_address",
+        "reuse_port",
+        "bind_to_device",
+        "transparent",
+        "freebind",
+        "bind_address_no_port",
+        "v6_only",
+        "fast_open",
+        "fast_open_connect",
+        "defer_accept",
+        "max_segment",
+    }
+)
+
+
+def accepted_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The checked options a server sets on each socket it accepts.
+
+    All but :data:`LISTENER_ONLY`. Empty when there are none, so a server
+    given only listener options does nothing more per connection.
+    """
+    values = checked_options(options)
+    return {name: v for name, v in values.items() if name not in LISTENER_ONLY}
+
+
+def apply_accepted(sock: socket.socket, options: Mapping[str, Any]) -> None:
+    """Set :func:`accepted_options` on an accepted socket, where they apply."""
+    if options:
+        apply_options(sock, options, strict=False)
 
 
 def listener_defaults(family: int, options: Mapping[str, Any]) -> dict[str, Any]:

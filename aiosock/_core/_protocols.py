@@ -29,7 +29,7 @@ from .._foundation._loop import current_loop_name
 from ._buffers import shared_buffer, shared_mapping
 from ._connect import DEFAULT_HAPPY_EYEBALLS_DELAY, open_connected_socket
 from ._listeners import DEFAULT_SOCKET_MODE, Listener, adopt_listener, bind_listeners
-from ._options import wants_no_delay
+from ._options import accepted_options, apply_accepted, wants_no_delay
 from ._server import Server, check_max_connections, logger
 
 if TYPE_CHECKING:
@@ -324,8 +324,12 @@ async def start_accepted(
     no_delay: bool,
     ssl_handshake_timeout: float | None,
     ssl_shutdown_timeout: float | None,
+    options: Mapping[str, Any] | None = None,
 ) -> asyncio.Transport | None:
     """:func:`make_transport` for a socket a server accepted from ``peer``.
+
+    ``options`` (checked: :func:`accepted_options`) are set on it first: a
+    Unix-domain socket inherits none of its listener's, and a TCP one not all.
 
     Returns:
         The transport; ``None`` if the connection failed to start (a TLS
@@ -334,6 +338,8 @@ async def start_accepted(
         the failure logged (:func:`log_failed_start`).
     """
     try:
+        if options:
+            apply_accepted(conn, options)
         transport, _ = await make_transport(
             conn,
             factory,
@@ -435,8 +441,9 @@ async def serve_protocol(
             ``"tcp://127.0.0.1:0"`` or ``"unix:/run/app.sock"``, or typed values).
         backlog: The ``listen()`` backlog.
         options: Socket options for every listening socket (set before ``bind``
-            where it matters); accepted sockets inherit most of them. TCP
-            connections have ``no_delay`` on unless this turns it off.
+            where it matters), and for each accepted one all but those of a
+            listening socket only. TCP connections have ``no_delay`` on unless
+            this turns it off.
         max_connections: Stop accepting at this many open connections.
         ssl: Serve TLS with this server-side context.
         sock: Already listening socket(s) to adopt (socket activation).
@@ -457,6 +464,7 @@ async def serve_protocol(
     """
     loop = asyncio.get_running_loop()
     no_delay = wants_no_delay(options)
+    accepted = accepted_options(options)
     handshake_timeout, shutdown_timeout = tls_timeouts(
         ssl, ssl_handshake_timeout, ssl_shutdown_timeout
     )
@@ -479,6 +487,7 @@ async def serve_protocol(
             no_delay=no_delay,
             ssl_handshake_timeout=handshake_timeout,
             ssl_shutdown_timeout=shutdown_timeout,
+            options=accepted,
         )
         if transport is None:
             return

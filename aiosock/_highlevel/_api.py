@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._core._connect import DEFAULT_HAPPY_EYEBALLS_DELAY
 from .._core._listeners import DEFAULT_SOCKET_MODE
-from .._core._options import wants_no_delay
+from .._core._options import accepted_options, wants_no_delay
 from .._core._protocols import (
     describe_peer,
     make_transport,
@@ -193,8 +193,10 @@ async def serve(
             all are ``"unixpacket:…"``, the handler gets a
             :class:`~aiosock.PacketStream` (see :func:`~aiosock.serve_packets`).
         backlog: The ``listen()`` backlog.
-        options: Socket options for the listening sockets (accepted ones inherit
-            them). TCP connections have ``no_delay`` on unless this turns it off.
+        options: Socket options for the listening sockets, and for each
+            accepted one all but those of a listening socket only (see
+            :doc:`options`). TCP connections have ``no_delay`` on unless this
+            turns it off.
         max_connections: Stop accepting at this many open connections; resume
             below it (excess clients wait in the kernel's backlog).
         ssl: Serve TLS with this server-side ``ssl.SSLContext``.
@@ -245,6 +247,7 @@ async def serve(
     )
     half_close = ssl is None
     no_delay = wants_no_delay(options)
+    accepted = accepted_options(options)
     handshake_timeout, shutdown_timeout = tls_timeouts(
         ssl, ssl_handshake_timeout, ssl_shutdown_timeout, idle_timeout=idle_timeout
     )
@@ -261,6 +264,7 @@ async def serve(
             no_delay=no_delay,
             ssl_handshake_timeout=handshake_timeout,
             ssl_shutdown_timeout=shutdown_timeout,
+            options=accepted,
         )
         if transport is None:
             return  # (the peer's doing, logged)

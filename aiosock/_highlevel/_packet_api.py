@@ -25,6 +25,7 @@ from .._core._listeners import (
     adopt_listener,
     bind_listeners,
 )
+from .._core._options import accepted_options, apply_accepted
 from .._core._server import Server, check_max_connections
 from .._foundation._checks import check_handler
 from .._foundation._concepts import Style
@@ -120,7 +121,8 @@ async def serve_packets(
         handler: An async callable taking the connection's :class:`PacketStream`.
         *endpoints: ``unixpacket:`` endpoints to listen on.
         backlog: The ``listen()`` backlog.
-        options: Socket options for the listening sockets.
+        options: Socket options for the listening sockets, and for each
+            accepted one all but those of a listening socket only.
         max_connections: Stop accepting at this many open connections.
         sock: Already listening ``SOCK_SEQPACKET`` socket(s) to adopt.
         mode: The file mode of the socket files made.
@@ -139,9 +141,12 @@ async def serve_packets(
             raise AddressError(f"expected a SOCK_SEQPACKET socket, got {existing!r}")
     listeners: list[Listener] = [adopt_listener(existing) for existing in socks]
     bound = await bind_listeners(parsed, backlog=backlog, options=options, mode=mode)
+    accepted = accepted_options(options)
 
     async def run_connection(conn: socket.socket, _peername: Any) -> None:
         try:
+            # (A Unix-domain socket inherits none of its listener's options.)
+            apply_accepted(conn, accepted)
             stream = PacketStream(conn)
         except BaseException:
             conn.close()
