@@ -176,6 +176,11 @@ def test_inet6_zone_in_host_and_scope_id_must_agree() -> None:
     assert Inet6Address("fe80::1%lo", 80, scope_id="lo").scope_id == "lo"
     with pytest.raises(AddressError, match="differ"):
         Inet6Address("fe80::1%lo", 80, scope_id="eth0")
+    # An index agrees with itself however it is written.
+    assert Inet6Address("fe80::1%2", 80, scope_id=2).scope_id == 2
+    assert Inet6Address("fe80::1%02", 80, scope_id="2").scope_id == 2
+    with pytest.raises(AddressError, match="differ"):
+        Inet6Address("fe80::1%2", 80, scope_id=3)
 
 
 @pytest.mark.parametrize(

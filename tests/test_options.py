@@ -437,3 +437,18 @@ def test_tcp_info_of_a_fresh_socket_is_closed() -> None:
         info = options.get(sock, "info")
         assert info.state is TcpState.CLOSE
         assert info.total_retrans == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "tiny"),
+    [
+        ("receive_timeout", 4e-07),
+        ("send_timeout", 5e-07),
+        ("user_timeout", 0.0004),
+    ],
+)
+def test_a_tiny_timeout_is_not_none(name: str, tiny: float) -> None:
+    """0 means "no timeout" to the kernel: a positive time never encodes to it."""
+    with socket.socket() as sock:
+        options.set(sock, **{name: tiny})
+        assert options.get(sock, name) > 0

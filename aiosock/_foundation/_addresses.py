@@ -211,7 +211,8 @@ class Inet6Address:
     ) -> None:
         addr, zone = _split_zone(host)
         if zone is not None:
-            if scope_id not in (0, zone):
+            # (Each side normalized first: "%2" and 2, "%02" and "2" agree.)
+            if scope_id != 0 and _check_zone(scope_id) != _check_zone(zone):
                 raise AddressError(
                     f"the zone in 'host' ({zone!r}) and 'scope_id' "
                     f"({scope_id!r}) differ"

@@ -252,6 +252,16 @@ def _check_seconds(value: object, high: float) -> float:
 _TIMEVAL = struct.Struct("@ll")
 
 
+def _units(seconds: float, per_second: int) -> int:
+    """``seconds`` in whole units, to the nearest; a positive time is 1 or more.
+
+    0 means "no timeout" to the kernel: a time too short for the unit must not
+    become one (4e-07 s as a ``timeval`` is 1 µs, not 0).
+    """
+    units = round(seconds * per_second)
+    return 1 if units == 0 and seconds > 0 else units
+
+
 @attrs.frozen
 class TimevalCodec(Codec):
     """``struct timeval``; the Python value is a ``float`` of seconds, 0 = never."""
@@ -263,7 +273,7 @@ class TimevalCodec(Codec):
         return _check_seconds(value, _INT_MAX)
 
     def encode(self, value: float) -> bytes:
-        seconds, micros = divmod(round(value * 1_000_000), 1_000_000)
+        seconds, micros = divmod(_units(value, 1_000_000), 1_000_000)
         return _TIMEVAL.pack(seconds, micros)
 
     def decode(self, raw: Raw) -> float:
@@ -281,7 +291,7 @@ class MillisecondsCodec(Codec):
         return _check_seconds(value, _INT_MAX / 1000)
 
     def encode(self, value: float) -> int:
-        return min(round(value * 1000), _INT_MAX)
+        return min(_units(value, 1000), _INT_MAX)
 
     def decode(self, raw: Raw) -> float:
         return _as_int(raw) / 1000
