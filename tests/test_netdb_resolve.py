@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from aiosock import (
+    AddressError,
     Endpoint,
     Inet6Address,
     InetAddress,
@@ -127,6 +128,45 @@ async def test_resolve_rejects_bad_arguments() -> None:
         await netdb.resolve("localhost", namespace=Namespace.LOCAL)
     with pytest.raises(ValueError, match=r"'port' must be in 0..65535 \(got 70000\)"):
         await netdb.resolve("127.0.0.1", 70000)
+
+
+@pytest.mark.parametrize(
+    ("port", "error", "words"),
+    [
+        ("70000", ValueError, r"'port' must be in 0..65535 \(got 70000\)"),
+        ("65536", ValueError, r"'port' must be in 0..65535 \(got 65536\)"),
+        ("99999999999", ValueError, r"'port' must be in 0..65535"),
+        ("80 ", ValueError, "expected a port number or a service name, got '80 '"),
+        ("", ValueError, "expected a port number or a service name, got ''"),
+        (True, TypeError, "'port' must be an int or a service name"),
+        (80.0, TypeError, "'port' must be an int or a service name"),
+        (b"80", TypeError, "'port' must be an int or a service name"),
+    ],
+)
+async def test_resolve_refuses_ports_the_loops_would_read_apart(
+    port: object, error: type[Exception], words: str
+) -> None:
+    """A port as text is range-checked too; a bool, float or bytes is a TypeError.
+
+    Before: "70000" wrapped to port 4464, True was port 1 on uvloop and an
+    OSError on the default loop, "80 " was 80 on uvloop only.
+    """
+    with pytest.raises(error, match=words):
+        await netdb.resolve("127.0.0.1", port)  # type: ignore[arg-type]
+
+
+async def test_resolve_keeps_an_ipv6_zone_on_both_loops() -> None:
+    """An IP literal is not sent to the resolver: uvloop's dropped the zone."""
+    assert await netdb.resolve("fe80::1%lo", 80) == (
+        Inet6Address("fe80::1", 80, scope_id="lo"),
+    )
+    assert await netdb.resolve("fe80::1%lo", "http", style=Style.STREAM) == (
+        Inet6Address("fe80::1", 80, scope_id="lo"),
+    )
+    (endpoint,) = await parse_endpoint("tcp://[fe80::1%lo]:http").resolve()
+    assert endpoint.address == Inet6Address("fe80::1", 80, scope_id="lo")
+    with pytest.raises(AddressError, match="no network interface named 'nosuchif0'"):
+        await parse_endpoint("tcp://[fe80::1%nosuchif0]:http").resolve()
 
 
 async def test_reverse_loopback_names() -> None:

@@ -23,6 +23,7 @@ from ._netdb import protocol_by_name, service_by_name
 
 __all__ = [
     "host_name",
+    "ip_literal",
     "protocol_number",
     "resolve",
     "reverse",
@@ -48,11 +49,23 @@ async def service_port(name: str | int, style: Style | None) -> int | str:
 
     A number is returned as it is; a name the database lacks is returned as it is,
     for ``getaddrinfo`` to try its other sources.
+
+    Raises:
+        TypeError: ``name`` is neither an ``int`` nor a ``str``.
+        ValueError: A number outside 0..65535, or an empty or padded name
+            (which the two loops' resolvers would read differently).
     """
+    if isinstance(name, bool) or not isinstance(name, int | str):
+        raise TypeError(f"'port' must be an int or a service name (got {name!r})")
+    if isinstance(name, str):
+        if name.isdecimal() and name.isascii():
+            name = int(name)
+        elif not name or name != name.strip():
+            raise ValueError(f"expected a port number or a service name, got {name!r}")
     if isinstance(name, int):
+        if not 0 <= name <= 65535:
+            raise ValueError(f"'port' must be in 0..65535 (got {name})")
         return name
-    if name.isdecimal() and name.isascii():
-        return int(name)
     loop = asyncio.get_running_loop()
     port = await loop.run_in_executor(None, _lookup_port, name, style)
     return name if port is None else port
@@ -129,7 +142,13 @@ async def resolve(
     Raises:
         ResolutionError: The name is unknown or resolves to no address.
         ValueError: ``namespace`` is :attr:`~aiosock.Namespace.LOCAL`, or
-            ``port`` is outside 0..65535.
+            ``port`` is outside 0..65535 (as a number or as text), or is empty
+            or padded text.
+        TypeError: ``port`` is neither an ``int`` nor a ``str``.
+        AddressError: An IPv6 literal's zone names no interface of this host.
+
+    An IP literal is not sent to the resolver: its address is made directly,
+    its zone kept as written, the same on both loops.
     """
     family = _check_namespace(namespace)
     if isinstance(port, int) and not isinstance(port, bool) and not 0 <= port <= 65535:
@@ -137,6 +156,10 @@ async def resolve(
     if host == "*":
         host = None
     service = await service_port(0 if port is None else port, style)
+    if host and isinstance(service, int):
+        literal = ip_literal(host, service, family)
+        if literal is not None:
+            return (literal,)
     flags = socket.AI_PASSIVE if passive else 0
     loop = asyncio.get_running_loop()
     what = f"{host or ''}:{service}" if port is not None else (host or "")
@@ -160,6 +183,33 @@ async def resolve(
     if not seen:
         raise ResolutionError("resolved to no address", text=what)
     return tuple(seen)
+
+
+def ip_literal(
+    host: str, port: int, family: int = socket.AF_UNSPEC
+) -> InetAddress | Inet6Address | None:
+    """``host`` as an address when it is an IP literal of ``family``; else ``None``.
+
+    A literal needs no resolver: the address is made here, its zone kept as
+    written (uvloop's ``getaddrinfo`` drops an IPv6 zone) and checked (an
+    interface this host lacks is an :class:`~aiosock.AddressError`, on both
+    loops). Anything else (a name, a literal of the other family) is left to
+    ``getaddrinfo`` and its errors.
+    """
+    bare = host.partition("%")[0]
+    try:
+        ip = ipaddress.ip_address(bare)
+    except ValueError:
+        return None
+    if ip.version == 4:
+        if family not in (socket.AF_UNSPEC, socket.AF_INET) or bare != host:
+            return None
+        return InetAddress(bare, port)
+    if family not in (socket.AF_UNSPEC, socket.AF_INET6):
+        return None
+    address = Inet6Address(host, port)
+    address.to_sockaddr()  # (an unknown interface fails here, not at connect)
+    return address
 
 
 def _sockaddr(

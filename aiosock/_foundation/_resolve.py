@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from ._addresses import HostAddress, from_sockaddr
 from ._concepts import Namespace, Style
 from ._errors import ResolutionError
-from ._hostnames import protocol_number, service_port
+from ._hostnames import ip_literal, protocol_number, service_port
 
 if TYPE_CHECKING:
     from ._endpoints import Endpoint
@@ -52,6 +52,10 @@ async def resolve_endpoint(
     host: str | None = address.host or None
     flags = socket.AI_PASSIVE if passive and host is None else 0
     port = await service_port(address.port, endpoint.style)
+    if host is not None and isinstance(port, int):
+        literal = ip_literal(host, port, family)
+        if literal is not None:
+            return (Endpoint(endpoint.style, literal.namespace, literal),)
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(
