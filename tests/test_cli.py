@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -131,3 +132,53 @@ def test_console_script_version() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"aiosock {aiosock.__version__}"
+
+
+def test_a_closed_pipe_ends_the_output_quietly() -> None:
+    """``aiosock netdb services | head``: no traceback, the status of SIGPIPE."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before the first line
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "aiosock", "netdb", "protocols"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
+            timeout=30,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (141, "")
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_closed_standard_input_is_an_empty_one(loop: str) -> None:
+    """``aiosock connect ... <&-``: uvloop aborted when the socket became fd 0.
+
+    With standard input closed, nothing is sent (end of input at once) and
+    what the server sends is printed.
+    """
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        argv = ["-m", "aiosock", "--loop", loop, "connect", f"tcp://127.0.0.1:{port}"]
+        child = subprocess.Popen(
+            [sys.executable, *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_env(),
+            preexec_fn=lambda: os.close(0),  # noqa: PLW1509
+        )
+        try:
+            server.settimeout(30)
+            conn, _ = server.accept()
+            with conn:
+                conn.settimeout(30)
+                assert conn.recv(100) == b""  # its end of input: a half-close
+                conn.sendall(b"hello\n")
+            out, err = child.communicate(timeout=30)
+        finally:
+            child.kill()
+            child.wait(timeout=30)
+    assert (child.returncode, out, err) == (0, b"hello\n", b"")

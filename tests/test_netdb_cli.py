@@ -155,3 +155,58 @@ def test_resolve_failure_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     status, _, err = _run(capsys, "resolve", "-6", "127.0.0.1")
     assert status == 2
     assert "aiosock resolve: error:" in err
+
+
+def test_key_after_the_options(
+    capsys: pytest.CaptureFixture[str], files: dict[str, str]
+) -> None:
+    """KEY (and SERVICE) may follow the options, as with getent and netcat."""
+    status, out, _ = _run(
+        capsys,
+        "netdb",
+        "services",
+        "--file",
+        files["services"],
+        "--protocol",
+        "tcp",
+        "http",
+    )
+    assert (status, out) == (0, "http                  80/tcp www\n")
+    status, out, _ = _run(capsys, "resolve", "127.0.0.1", "--udp", "8080")
+    assert (status, out) == (0, "127.0.0.1:8080\n")
+    with pytest.raises(SystemExit) as info:
+        _run(capsys, "netdb", "services", "--json", "http", "extra")
+    assert info.value.code == 2
+    assert "unrecognized arguments: extra" in capsys.readouterr().err
+
+
+def test_service_with_an_empty_protocol_is_not_found(
+    capsys: pytest.CaptureFixture[str], files: dict[str, str]
+) -> None:
+    """'http/' names the protocol "": nothing, as getent finds nothing."""
+    status, out, _ = _run(
+        capsys, "netdb", "services", "http/", "--file", files["services"]
+    )
+    assert (status, out) == (2, "")
+
+
+def test_empty_file_option_is_that_file(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--file '' is a file that cannot be read, not the system's database."""
+    status, out, err = _run(capsys, "netdb", "services", "--file", "")
+    assert (status, out) == (1, "")
+    assert "aiosock netdb: error: cannot read" in err
+
+
+def test_resolve_reverse_takes_a_service_name(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--reverse 127.0.0.1 http: the port from the services database."""
+    status, numeric, _ = _run(capsys, "resolve", "--reverse", "127.0.0.1", "80")
+    assert status == 0
+    status, named, _ = _run(capsys, "resolve", "--reverse", "127.0.0.1", "http")
+    assert (status, named) == (0, numeric)
+    status, _, err = _run(capsys, "resolve", "--reverse", "127.0.0.1", "no-such-svc")
+    assert status == 2
+    assert "expected a port number or a service name, got 'no-such-svc'" in err

@@ -12,8 +12,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from .._foundation._loop import LOOP_NAMES, default_loop_name
 from .._version import __version__
@@ -58,10 +60,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> Any:
+    """Parse the command line; an optional positional may follow the options.
+
+    argparse (before Python 3.12) gives an optional positional nothing once an
+    option came first (``netdb services --protocol tcp http`` left ``http``
+    unrecognized). A subcommand names such positionals in its
+    ``late_positionals`` default, and what is left over fills them in order.
+    """
+    args, extras = parser.parse_known_args(argv)
+    for name in getattr(args, "late_positionals", ()):
+        if extras and getattr(args, name) is None and not extras[0].startswith("-"):
+            setattr(args, name, extras.pop(0))
+    if extras:
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
+    return args
+
+
+def _open_standard_streams() -> None:
+    """Open a closed standard descriptor (0, 1 or 2) on ``/dev/null``.
+
+    A program started with one closed (``<&-``) would otherwise make its first
+    socket on that number, and write its output into it (uvloop aborts the
+    process when it meets a socket there).
+    """
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            opened = os.open(os.devnull, os.O_RDWR)
+            if opened != fd:  # (the lowest free number: fd itself)
+                os.dup2(opened, fd)
+                os.close(opened)
+            if getattr(sys, name) is None:  # (Python's stream for a closed fd)
+                setattr(sys, name, open(fd, mode, closefd=False))  # noqa: SIM115
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``aiosock`` command and return its exit status."""
+    _open_standard_streams()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     if args.loop is None:
         try:
             args.loop = default_loop_name()
@@ -77,6 +116,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         status: int = func(args)
+        sys.stdout.flush()
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (``aiosock netdb services | head``): stop
+        # quietly, as a C program killed by SIGPIPE does, and let nothing
+        # flush into the closed pipe at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141
     return status

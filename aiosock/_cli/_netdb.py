@@ -83,7 +83,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="list the lines the C library skips or misreads (status 1 if any)",
     )
-    parser.set_defaults(func=run_netdb)
+    parser.set_defaults(func=run_netdb, late_positionals=("key",))
     resolver = subparsers.add_parser(
         "resolve",
         help="resolve a host name (and service) without blocking",
@@ -116,7 +116,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="HOST is an address: print its host and service names",
     )
     resolver.add_argument("--json", action="store_true", help="print JSON")
-    resolver.set_defaults(func=run_resolve)
+    resolver.set_defaults(func=run_resolve, late_positionals=("service",))
 
 
 def _fail(command: str, message: str, status: int) -> int:
@@ -126,7 +126,7 @@ def _fail(command: str, message: str, status: int) -> int:
 
 def run_netdb(args: argparse.Namespace) -> int:
     """Show the entries of ``args.database`` that ``args.key`` names (or all)."""
-    path = args.file or DEFAULT_PATHS[args.database]
+    path = args.file if args.file is not None else DEFAULT_PATHS[args.database]
     try:
         result = _LOADERS[args.database](path)
     except OSError as exc:
@@ -154,7 +154,9 @@ def _select(args: argparse.Namespace, path: str, entries: Sequence[Any]) -> list
     if args.database == "services":
         if key is None:
             return [e for e in entries if protocol is None or e.protocol == protocol]
-        key, _, proto = key.partition("/")
+        key, slash, proto = key.partition("/")
+        if slash and not proto:
+            return []  # "http/": a protocol named "", as getent reads it
         protocol = proto or protocol
         if key.isdecimal() and key.isascii():
             found = service_by_port(int(key), protocol, path=path)
@@ -209,12 +211,22 @@ def _jsonable(entry: Any) -> dict[str, Any]:
     return data
 
 
+def _port_number(service: str, style: Style) -> int:
+    """A port given as a number or a service name, for ``--reverse``."""
+    if service.isdecimal() and service.isascii():
+        return int(service)
+    entry = service_by_name(service, "udp" if style is Style.DATAGRAM else "tcp")
+    if entry is None:
+        raise ValueError(f"expected a port number or a service name, got {service!r}")
+    return entry.port
+
+
 def run_resolve(args: argparse.Namespace) -> int:
     """Resolve ``args.host`` (and service), or reverse-resolve an address."""
     style = Style.DATAGRAM if args.udp else Style.STREAM
     try:
         if args.reverse:
-            port = int(args.service) if args.service else 0
+            port = _port_number(args.service, style) if args.service else 0
             host, service = run_loop(
                 reverse((args.host, port), style=style), loop=args.loop
             )
