@@ -413,3 +413,10 @@ def test_leading_blanks_quirk_repeats_bytes_not_characters() -> None:
 
     assert [seen for _, _, seen, _ in c_lines(" é")] == ["é\udca9"]
     assert [seen for _, _, seen, _ in c_lines("  foo 80/tcp")] == ["foo 80/tcpcp"]
+
+
+def test_a_negative_protocol_number_is_written_as_the_library_reads_it() -> None:
+    """-1 is written 4294967295, which reads back as -1 ("-1" is skipped)."""
+    entry = Protocol("x", -1)
+    assert str(entry) == "x\t4294967295"
+    assert parse_protocols(f"{entry}\n").entries == (entry,)

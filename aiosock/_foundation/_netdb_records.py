@@ -125,7 +125,9 @@ class Protocol:
     aliases: tuple[str, ...] = attrs.field(default=(), converter=_aliases)
 
     def __str__(self) -> str:
-        return _line(self.name, str(self.number), *self.aliases)
+        # (A negative number is written as the C library reads it back: -1 is
+        # 4294967295 in the file, which it skips when written "-1".)
+        return _line(self.name, str(self.number % 2**32), *self.aliases)
 
 
 def _ipv4(value: object) -> ipaddress.IPv4Address:
