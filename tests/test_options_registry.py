@@ -247,7 +247,10 @@ def test_milliseconds_codec() -> None:
     """Seconds become whole milliseconds and come back as seconds."""
     codec = MillisecondsCodec()
     assert codec.encode(1.5) == 1500
-    assert codec.encode(0.0004) == 0
+    assert codec.encode(0.0016) == 2  # to the nearest
+    # 0 is "no timeout" to the kernel: only 0 encodes to it.
+    assert codec.encode(0.0004) == 1
+    assert codec.encode(0.0) == 0
     assert codec.decode(2500) == 2.5
 
 
