@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._foundation._addresses import HostAddress, LocalAddress
 from .._foundation._errors import AddressError, translate_os_error
-from ._options import Phase, apply_phase, checked_options
+from ._options import Phase, apply_phase, check_applicable, checked_options
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -148,6 +148,7 @@ async def open_connected_socket(
         raise AddressError(
             f"expected a local address in the namespace of {endpoint}, got {local}"
         )
+    check_applicable(values, (target for target, _local in attempts))
     if len(attempts) == 1:
         target, bind_to = attempts[0]
         return await _attempt(target, bind_to, values, endpoint)

@@ -33,7 +33,7 @@ from .._foundation._errors import (
     translate_os_error,
 )
 from ._listeners import DEFAULT_SOCKET_MODE, Listener, make_bound_socket
-from ._options import Phase, apply_phase, checked_options
+from ._options import Phase, apply_phase, check_applicable, checked_options
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -189,6 +189,7 @@ async def open_datagram_socket(
     locals_ = await local.resolve(passive=True) if local is not None else ()
     remotes = await remote.resolve() if remote is not None else ()
     chosen, candidates = _pick(locals_, remotes)
+    check_applicable(values, [chosen] if chosen is not None else candidates)
     if chosen is not None:
         holder = _bind(chosen, values, mode)
     else:
@@ -223,10 +224,11 @@ async def bind_datagram_sockets(
     families reuse the port the kernel chose for the first.
     """
     values = checked_options(options)
+    resolved = [await endpoint.resolve(passive=True) for endpoint in endpoints]
+    check_applicable(values, (e for concrete in resolved for e in concrete))
     bound: list[BoundDatagram] = []
     try:
-        for endpoint in endpoints:
-            concrete = await endpoint.resolve(passive=True)
+        for concrete in resolved:
             chosen_port: int | None = None
             for candidate in concrete:
                 item_values = dict(values)

@@ -42,7 +42,13 @@ from .._foundation._addresses import (
 from .._foundation._concepts import Style
 from .._foundation._endpoints import Endpoint
 from .._foundation._errors import AddressError, translate_os_error
-from ._options import Phase, apply_phase, checked_options, listener_defaults
+from ._options import (
+    Phase,
+    apply_phase,
+    check_applicable,
+    checked_options,
+    listener_defaults,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -259,10 +265,11 @@ async def bind_listeners(
     A ``tcp://:PORT`` endpoint binds every family the host has; with port 0 the
     later families reuse the port the kernel chose for the first.
     """
+    resolved = [await endpoint.resolve(passive=True) for endpoint in endpoints]
+    check_applicable(options, (e for concrete in resolved for e in concrete))
     listeners: list[Listener] = []
     try:
-        for endpoint in endpoints:
-            concrete = await endpoint.resolve(passive=True)
+        for concrete in resolved:
             listeners += _listen_all(
                 concrete, backlog=backlog, options=options, mode=mode
             )

@@ -12,17 +12,21 @@ from __future__ import annotations
 import socket
 from typing import TYPE_CHECKING, Any
 
+from .._foundation._errors import OptionError
 from .._foundation._options import apply_options, validate_options
 from .._foundation._optiontable import Phase
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
+
+    from .._foundation._endpoints import Endpoint
 
 __all__ = [
     "Phase",
     "accepted_options",
     "apply_accepted",
     "apply_phase",
+    "check_applicable",
     "checked_options",
     "listener_defaults",
     "wants_no_delay",
@@ -53,6 +57,39 @@ LISTENER_ONLY: frozenset[str] = frozenset(
         "max_segment",
     }
 )
+
+
+def check_applicable(
+    options: Mapping[str, Any] | None, endpoints: Iterable[Endpoint]
+) -> None:
+    """Refuse an option that applies to none of the sockets a call makes.
+
+    One ``options`` mapping may serve endpoints of several kinds (a TCP and a
+    Unix endpoint of one server): each option is set where it applies and
+    skipped elsewhere. But one that applies nowhere (``no_delay`` for a Unix
+    server) would be a silent no-op: an :class:`~aiosock.OptionError`, as
+    :func:`aiosock.options.set` raises for that kind of socket.
+
+    Raises:
+        OptionError: An option applies to none of ``endpoints``' kinds.
+    """
+    if not options:
+        return
+    kinds = {(e.namespace, e.style) for e in endpoints}
+    if not kinds:
+        return
+    for name, value in options.items():
+        refusal: OptionError | None = None
+        for namespace, style in sorted(kinds, key=repr):
+            try:
+                validate_options({name: value}, namespace=namespace, style=style)
+            except OptionError as exc:
+                refusal = exc
+            else:
+                break
+        else:
+            assert refusal is not None
+            raise refusal
 
 
 def accepted_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
