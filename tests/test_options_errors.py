@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 import pytest
 
+import aiosock
 from aiosock import AiosockError, OptionError, options
 from aiosock._foundation import _options, _optiontable
 from aiosock.options import Linger
@@ -383,3 +384,30 @@ def test_set_with_nothing_is_a_no_op(tcp: socket.socket) -> None:
     closed.close()
     with pytest.raises(AiosockError):
         options.set(closed)
+
+
+def test_a_closed_descriptor_number_is_a_closed_resource() -> None:
+    """get() on a number whose descriptor was closed: ClosedResourceError."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    os.close(write_end)
+    with pytest.raises(aiosock.ClosedResourceError, match=f"descriptor {read_end}"):
+        options.get(read_end, "no_delay")
+
+
+def test_describe_wants_a_namespace() -> None:
+    with pytest.raises(TypeError, match="'namespace' must be a Namespace or None"):
+        options.describe("multicast_loop", "INET")  # type: ignore[arg-type]
+
+
+def test_a_bad_linger_tuple_is_named_plainly() -> None:
+    """The message says what was wrong, not attrs' internal objects."""
+    with socket.socket() as sock, pytest.raises(OptionError) as info:
+        options.set(sock, linger=(1, 5))
+    assert "'enabled' must be" in str(info.value)
+    assert "Attribute(" not in str(info.value)
+
+
+def test_view_update_wants_names_as_text() -> None:
+    with socket.socket() as sock, pytest.raises(OptionError, match="as a str"):
+        options.OptionsView(sock).update({1: True})  # type: ignore[dict-item]

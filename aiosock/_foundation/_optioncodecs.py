@@ -226,7 +226,10 @@ class LingerCodec(Codec):
             try:
                 return Linger(*value)
             except (TypeError, ValueError) as exc:
-                raise CodecError(f"expected Linger(enabled, seconds), {exc}") from None
+                # (attrs' validators put their own objects in args; the first
+                # is the message.)
+                why = exc.args[0] if exc.args else exc
+                raise CodecError(f"expected Linger(enabled, seconds), {why}") from None
         raise CodecError(
             f"expected a Linger or an (enabled, seconds) tuple, got {_got(value)}"
         )

@@ -97,10 +97,13 @@ def describe(name: str, namespace: Namespace | None = None) -> Option:
     Raises:
         OptionError: The name is unknown (the message suggests close matches), or
             the option has no constant for ``namespace``.
+        TypeError: ``namespace`` is not a :class:`~aiosock.Namespace`.
     """
     variants = _lookup(name)
     if namespace is None:
         return variants[0]
+    if not isinstance(namespace, Namespace):
+        raise TypeError(f"'namespace' must be a Namespace or None (got {namespace!r})")
     for option in variants:
         if option.kinds is None or any(ns is namespace for ns, _ in option.kinds):
             return option
@@ -334,7 +337,14 @@ def borrow_socket(sock: SocketLike) -> Iterator[socket.socket]:
         yield target
         return
     _check_open(target)
-    borrowed = socket.socket(fileno=target)
+    try:
+        borrowed = socket.socket(fileno=target)
+    except OSError as exc:
+        if exc.errno == errno.EBADF:
+            raise ClosedResourceError(
+                f"expected an open socket, got descriptor {target}, which is closed"
+            ) from None
+        raise
     try:
         yield borrowed
     finally:

@@ -86,6 +86,12 @@ class OptionsView(MutableMapping[str, Any]):
         """Set several options at once, all or nothing (see :func:`set`)."""
         items = dict(other.items() if isinstance(other, Mapping) else other)
         items.update(values)
+        for name in items:
+            if not isinstance(name, str):
+                raise OptionError(
+                    repr(name),
+                    f"expected an option name as a str, got {type(name).__name__}",
+                )
         set_options(self._sock, **items)
 
     def snapshot(self) -> dict[str, Any]:
