@@ -43,6 +43,10 @@ async def test_refused_names_the_host_name_and_the_address_tried() -> None:
     with pytest.raises(ConnectionRefusedError) as info:
         await aiosock.connect(f"tcp://localhost:{port}", timeout=5)
     assert f"(connect to tcp://localhost:{port} (tcp://" in str(info.value)
+    # A service name is named as written, scheme too (it parsed as tcp4).
+    with pytest.raises(ConnectionRefusedError) as info:
+        await aiosock.connect("tcp://127.0.0.1:tcpmux", timeout=5)
+    assert "(connect to tcp://127.0.0.1:tcpmux (tcp://127.0.0.1:1))" in str(info.value)
     # A literal address is named once.
     with pytest.raises(ConnectionRefusedError) as info:
         await aiosock.connect(f"tcp://127.0.0.1:{port}", timeout=5)

@@ -52,21 +52,18 @@ async def _attempt(
     endpoint: Endpoint,
     local: Endpoint | None,
     options: Mapping[str, Any],
-    asked: Endpoint | None = None,
+    asked: str | None = None,
 ) -> socket.socket:
     """Connect to ``endpoint``, one of the addresses ``asked`` resolved to.
 
-    An error names both when they differ (``tcp://localhost:1
-    (tcp://127.0.0.1:1)``): the endpoint as the caller wrote it, and the
-    address that failed.
+    ``asked``: the endpoint as the caller wrote it, when it needed resolving;
+    an error then names both (``tcp://localhost:1 (tcp://127.0.0.1:1)``).
     """
     namespace, address = endpoint.namespace, endpoint.address
     if namespace is None or address is None or isinstance(address, HostAddress):
         raise AddressError(f"expected a resolved endpoint, got {endpoint}")
     sock = socket.socket(namespace.family, endpoint.style.type)
-    target = str(endpoint)
-    if asked is not None and isinstance(asked.address, HostAddress):
-        target = f"{asked} ({endpoint})"
+    target = str(endpoint) if asked is None else f"{asked} ({endpoint})"
     doing = f"connect to {target}"
     try:
         sock.setblocking(False)
@@ -120,8 +117,11 @@ async def open_connected_socket(
     local: Endpoint | None = None,
     options: Mapping[str, Any] | None = None,
     happy_eyeballs_delay: float = DEFAULT_HAPPY_EYEBALLS_DELAY,
+    text: str | None = None,
 ) -> socket.socket:
     """Return a non-blocking socket connected to ``endpoint``.
+
+    ``text``: the endpoint as the caller wrote it, for error messages.
 
     Raises:
         OSError: Every attempt failed; the first error is raised (its class kept),
@@ -149,17 +149,22 @@ async def open_connected_socket(
             f"expected a local address in the namespace of {endpoint}, got {local}"
         )
     check_applicable(values, (target for target, _local in attempts))
+    # (An endpoint that needed resolving is named as written, beside the
+    # address that failed.)
+    asked = (
+        (text or str(endpoint)) if isinstance(endpoint.address, HostAddress) else None
+    )
     if len(attempts) == 1:
         target, bind_to = attempts[0]
-        return await _attempt(target, bind_to, values, endpoint)
-    return await _race(attempts, values, happy_eyeballs_delay, endpoint)
+        return await _attempt(target, bind_to, values, asked)
+    return await _race(attempts, values, happy_eyeballs_delay, asked)
 
 
 async def _race(
     attempts: list[tuple[Endpoint, Endpoint | None]],
     options: Mapping[str, Any],
     delay: float,
-    asked: Endpoint | None = None,
+    asked: str | None = None,
 ) -> socket.socket:
     loop = asyncio.get_running_loop()
     pending: set[asyncio.Task[socket.socket]] = set()

@@ -626,6 +626,7 @@ async def _open_transport_within(
             local=local,
             options=options,
             happy_eyeballs_delay=happy_eyeballs_delay,
+            text=endpoint if isinstance(endpoint, str) else None,
         )
     except ResolutionError as exc:
         if isinstance(endpoint, str) and exc.text == str(target) != endpoint:
