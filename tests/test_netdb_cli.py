@@ -210,3 +210,19 @@ def test_resolve_reverse_takes_a_service_name(
     status, _, err = _run(capsys, "resolve", "--reverse", "127.0.0.1", "no-such-svc")
     assert status == 2
     assert "expected a port number or a service name, got 'no-such-svc'" in err
+
+
+def test_host_keys_as_getent_takes_them(
+    capsys: pytest.CaptureFixture[str], files: dict[str, str]
+) -> None:
+    """An address in a short form (127.1); names folded in ASCII only."""
+    status, out, _ = _run(capsys, "netdb", "hosts", "127.1", "--file", files["hosts"])
+    assert (status, out) == (0, "127.0.0.1       localhost lh\n")
+    status, out, _ = _run(capsys, "netdb", "hosts", "LH", "--file", files["hosts"])
+    assert (status, out) == (0, "127.0.0.1       localhost lh\n")
+    # A Kelvin sign is not a K to the C library (Python's lower() made it one).
+    path = files["hosts"]
+    with open(path, "a") as extra:
+        extra.write("127.0.0.5 key\n")
+    status, out, _ = _run(capsys, "netdb", "hosts", "\u212aey", "--file", path)
+    assert (status, out) == (2, "")

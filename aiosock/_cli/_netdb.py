@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import socket
+import string
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -180,12 +182,26 @@ def _select(args: argparse.Namespace, path: str, entries: Sequence[Any]) -> list
     return [e for e in entries if _host_matches(e, key)]
 
 
+#: ASCII letters only: the C library ignores the case of host names that way.
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
 def _host_matches(host: Host, key: str) -> bool:
+    """Whether ``host`` is the one ``key`` names, as getent takes a key.
+
+    An address may be written in any form ``inet_aton`` takes (``127.1``); a
+    name matches ignoring the case of ASCII letters only.
+    """
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address
     try:
         address = ipaddress.ip_address(key)
     except ValueError:
-        folded = key.lower()
-        return any(n.lower() == folded for n in (host.name, *host.aliases))
+        try:
+            address = ipaddress.IPv4Address(socket.inet_aton(key))
+        except (OSError, ValueError):
+            folded = key.translate(_ASCII_LOWER)
+            names = (host.name, *host.aliases)
+            return any(n.translate(_ASCII_LOWER) == folded for n in names)
     return address in host.addresses
 
 
