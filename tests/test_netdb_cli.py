@@ -226,3 +226,17 @@ def test_host_keys_as_getent_takes_them(
         extra.write("127.0.0.5 key\n")
     status, out, _ = _run(capsys, "netdb", "hosts", "\u212aey", "--file", path)
     assert (status, out) == (2, "")
+
+
+def test_key_after_a_double_dash(
+    capsys: pytest.CaptureFixture[str], files: dict[str, str]
+) -> None:
+    """'--' ends the options: what follows is KEY, even after options."""
+    status, out, _ = _run(
+        capsys, "netdb", "services", "--file", files["services"], "--", "ssh"
+    )
+    assert (status, out) == (0, "ssh                   22/tcp\n")
+    with pytest.raises(SystemExit) as info:
+        _run(capsys, "netdb", "services", "--bogus")
+    assert info.value.code == 2
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err

@@ -69,8 +69,14 @@ def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> Any:
     ``late_positionals`` default, and what is left over fills them in order.
     """
     args, extras = parser.parse_known_args(argv)
+    # After "--" what follows is positional, whatever it looks like.
+    positional = extras[:1] == ["--"]
+    if positional:
+        del extras[0]
     for name in getattr(args, "late_positionals", ()):
-        if extras and getattr(args, name) is None and not extras[0].startswith("-"):
+        if not extras or getattr(args, name) is not None:
+            continue
+        if positional or not extras[0].startswith("-"):
             setattr(args, name, extras.pop(0))
     if extras:
         parser.error(f"unrecognized arguments: {' '.join(extras)}")

@@ -148,7 +148,7 @@ async def open_connected_socket(
         raise AddressError(
             f"expected a local address in the namespace of {endpoint}, got {local}"
         )
-    check_applicable(values, (target for target, _local in attempts))
+    check_applicable(values, [endpoint])
     # (An endpoint that needed resolving is named as written, beside the
     # address that failed.)
     asked = (

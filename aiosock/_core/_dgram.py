@@ -188,8 +188,8 @@ async def open_datagram_socket(
     values = checked_options(options)
     locals_ = await local.resolve(passive=True) if local is not None else ()
     remotes = await remote.resolve() if remote is not None else ()
+    check_applicable(values, [e for e in (local, remote) if e is not None])
     chosen, candidates = _pick(locals_, remotes)
-    check_applicable(values, [chosen] if chosen is not None else candidates)
     if chosen is not None:
         holder = _bind(chosen, values, mode)
     else:
@@ -224,8 +224,8 @@ async def bind_datagram_sockets(
     families reuse the port the kernel chose for the first.
     """
     values = checked_options(options)
+    check_applicable(values, endpoints)
     resolved = [await endpoint.resolve(passive=True) for endpoint in endpoints]
-    check_applicable(values, (e for concrete in resolved for e in concrete))
     bound: list[BoundDatagram] = []
     try:
         for concrete in resolved:

@@ -44,6 +44,8 @@ from .._foundation._endpoints import Endpoint
 from .._foundation._errors import AddressError, translate_os_error
 from ._options import (
     Phase,
+    accepted_options,
+    apply_accepted,
     apply_phase,
     check_applicable,
     checked_options,
@@ -258,15 +260,27 @@ async def bind_listeners(
     backlog: int,
     options: Mapping[str, Any] | None = None,
     mode: int = DEFAULT_SOCKET_MODE,
+    adopted: Sequence[Listener] = (),
 ) -> list[Listener]:
     """Resolve ``endpoints`` (passively) and return a listener for each address.
+
+    ``adopted``: listeners the server also serves (``sock=``): ``options``
+    must apply to one of all of them (:func:`check_applicable`), and those
+    for accepted sockets are tried on each adopted one first, so that a value
+    the kernel refuses (``priority`` 7 without ``CAP_NET_ADMIN``) fails here,
+    not on every connection.
 
     All or nothing: if one bind fails, the sockets already made are closed.
     A ``tcp://:PORT`` endpoint binds every family the host has; with port 0 the
     later families reuse the port the kernel chose for the first.
     """
+    check_applicable(
+        options, [*endpoints, *(listener.endpoint for listener in adopted)]
+    )
+    accepted = accepted_options(options)
+    for listener in adopted:
+        apply_accepted(listener.sock, accepted)
     resolved = [await endpoint.resolve(passive=True) for endpoint in endpoints]
-    check_applicable(options, (e for concrete in resolved for e in concrete))
     listeners: list[Listener] = []
     try:
         for concrete in resolved:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 from typing import TYPE_CHECKING, Any
 
+from .._foundation._concepts import Namespace, Style
 from .._foundation._errors import OptionError
 from .._foundation._options import apply_options, validate_options
 from .._foundation._optiontable import Phase
@@ -70,12 +71,22 @@ def check_applicable(
     server) would be a silent no-op: an :class:`~aiosock.OptionError`, as
     :func:`aiosock.options.set` raises for that kind of socket.
 
+    ``endpoints`` are judged as written, before resolution: one whose family
+    the resolver picks (``tcp://name``) may become either, so an IPv6 option
+    there is not refused because a name happens to resolve to IPv4 only.
+
     Raises:
         OptionError: An option applies to none of ``endpoints``' kinds.
     """
     if not options:
         return
-    kinds = {(e.namespace, e.style) for e in endpoints}
+    kinds: set[tuple[Namespace | None, Style]] = set()
+    for endpoint in endpoints:
+        if endpoint.namespace is None:
+            kinds.add((Namespace.INET, endpoint.style))
+            kinds.add((Namespace.INET6, endpoint.style))
+        else:
+            kinds.add((endpoint.namespace, endpoint.style))
     if not kinds:
         return
     for name, value in options.items():

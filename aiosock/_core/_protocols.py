@@ -24,7 +24,7 @@ from .._foundation._addresses import from_sockaddr
 from .._foundation._checks import check_seconds
 from .._foundation._concepts import Style
 from .._foundation._endpoints import Endpoint, EndpointLike, as_endpoint
-from .._foundation._errors import AddressError, ResolutionError
+from .._foundation._errors import AddressError, OptionError, ResolutionError
 from .._foundation._loop import current_loop_name
 from ._buffers import shared_buffer, shared_mapping
 from ._connect import DEFAULT_HAPPY_EYEBALLS_DELAY, open_connected_socket
@@ -338,8 +338,16 @@ async def start_accepted(
         the failure logged (:func:`log_failed_start`).
     """
     try:
-        if options:
-            apply_accepted(conn, options)
+        try:
+            apply_accepted(conn, options or {})
+        except OptionError as exc:
+            # (Tried on the listeners when the server started; a kernel that
+            # refuses it on an accepted socket only is told here, per client.)
+            logger.warning(
+                "connection from %s closed: %s", describe_peer(conn, peer), exc
+            )
+            conn.close()
+            return None
         transport, _ = await make_transport(
             conn,
             factory,
@@ -403,7 +411,9 @@ async def start_server(
     if not parsed and not socks:
         raise ValueError("expected at least one endpoint or an existing socket")
     listeners: list[Listener] = [adopt_listener(existing) for existing in socks]
-    bound = await bind_listeners(parsed, backlog=backlog, options=options, mode=mode)
+    bound = await bind_listeners(
+        parsed, backlog=backlog, options=options, mode=mode, adopted=listeners
+    )
     try:
         server = Server(
             listeners + bound, run_connection, max_connections=max_connections

@@ -140,7 +140,9 @@ async def serve_packets(
         if existing.type != socket.SOCK_SEQPACKET:
             raise AddressError(f"expected a SOCK_SEQPACKET socket, got {existing!r}")
     listeners: list[Listener] = [adopt_listener(existing) for existing in socks]
-    bound = await bind_listeners(parsed, backlog=backlog, options=options, mode=mode)
+    bound = await bind_listeners(
+        parsed, backlog=backlog, options=options, mode=mode, adopted=listeners
+    )
     accepted = accepted_options(options)
 
     async def run_connection(conn: socket.socket, _peername: Any) -> None:
