@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import socket
 import ssl as ssl_module
 from typing import TYPE_CHECKING, Any
@@ -33,10 +34,11 @@ from ._options import accepted_options, apply_accepted, wants_no_delay
 from ._server import Server, check_max_connections, logger
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Awaitable, Callable, Mapping
 
 __all__ = [
     "BufferedAdapter",
+    "accept_starter",
     "connect_protocol",
     "describe_peer",
     "log_failed_start",
@@ -338,16 +340,7 @@ async def start_accepted(
         the failure logged (:func:`log_failed_start`).
     """
     try:
-        try:
-            apply_accepted(conn, options or {})
-        except OptionError as exc:
-            # (Tried on the listeners when the server started; a kernel that
-            # refuses it on an accepted socket only is told here, per client.)
-            logger.warning(
-                "connection from %s closed: %s", describe_peer(conn, peer), exc
-            )
-            conn.close()
-            return None
+        apply_accepted(conn, options or {})
         transport, _ = await make_transport(
             conn,
             factory,
@@ -357,6 +350,12 @@ async def start_accepted(
             ssl_handshake_timeout=ssl_handshake_timeout,
             ssl_shutdown_timeout=ssl_shutdown_timeout,
         )
+    except OptionError as exc:
+        # (Tried on the listeners when the server started; a kernel that
+        # refuses it on an accepted socket only is told here, per client.)
+        logger.warning("connection from %s closed: %s", describe_peer(conn, peer), exc)
+        conn.close()
+        return None
     except OSError as exc:
         conn.close()
         log_failed_start(conn, peer, exc)
@@ -365,6 +364,37 @@ async def start_accepted(
         conn.close()
         raise
     return transport
+
+
+def accept_starter(
+    options: Mapping[str, Any] | None,
+    ssl: ssl_module.SSLContext | None,
+    ssl_handshake_timeout: float | None,
+    ssl_shutdown_timeout: float | None,
+    *,
+    idle_timeout: float | None = None,
+) -> Callable[
+    [socket.socket, Any, Callable[[], asyncio.BaseProtocol]],
+    Awaitable[asyncio.Transport | None],
+]:
+    """:func:`start_accepted` for one server, its settings checked once, up front.
+
+    ``serve`` and ``serve_protocol`` start every connection they accept this
+    way: ``TCP_NODELAY`` as ``options`` say, the options of accepted sockets,
+    and the TLS timeouts (:func:`tls_timeouts`; errors raised here, before
+    anything listens).
+    """
+    handshake, shutdown = tls_timeouts(
+        ssl, ssl_handshake_timeout, ssl_shutdown_timeout, idle_timeout=idle_timeout
+    )
+    return functools.partial(
+        start_accepted,
+        ssl=ssl,
+        no_delay=wants_no_delay(options),
+        ssl_handshake_timeout=handshake,
+        ssl_shutdown_timeout=shutdown,
+        options=accepted_options(options),
+    )
 
 
 def log_failed_start(conn: socket.socket, peer: Any, exc: BaseException) -> None:
@@ -473,11 +503,7 @@ async def serve_protocol(
         The running :class:`~aiosock.Server`.
     """
     loop = asyncio.get_running_loop()
-    no_delay = wants_no_delay(options)
-    accepted = accepted_options(options)
-    handshake_timeout, shutdown_timeout = tls_timeouts(
-        ssl, ssl_handshake_timeout, ssl_shutdown_timeout
-    )
+    start = accept_starter(options, ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
 
     async def run_connection(conn: socket.socket, peer: Any) -> None:
         lost = loop.create_future()
@@ -489,16 +515,7 @@ async def serve_protocol(
         def make() -> asyncio.BaseProtocol:
             return _track(factory(), loop, on_lost)
 
-        transport = await start_accepted(
-            conn,
-            peer,
-            make,
-            ssl=ssl,
-            no_delay=no_delay,
-            ssl_handshake_timeout=handshake_timeout,
-            ssl_shutdown_timeout=shutdown_timeout,
-            options=accepted,
-        )
+        transport = await start(conn, peer, make)
         if transport is None:
             return
         try:

@@ -20,14 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from .._core._connect import DEFAULT_HAPPY_EYEBALLS_DELAY
 from .._core._listeners import DEFAULT_SOCKET_MODE
-from .._core._options import accepted_options, wants_no_delay
 from .._core._protocols import (
+    accept_starter,
     describe_peer,
     make_transport,
     open_transport,
-    start_accepted,
     start_server,
-    tls_timeouts,
 )
 from .._foundation._checks import check_handler, check_seconds
 from .._foundation._concepts import Namespace
@@ -246,26 +244,19 @@ async def serve(
         else watched_stream_class(loop, served=DRIVE_AVAILABLE)
     )
     half_close = ssl is None
-    no_delay = wants_no_delay(options)
-    accepted = accepted_options(options)
-    handshake_timeout, shutdown_timeout = tls_timeouts(
-        ssl, ssl_handshake_timeout, ssl_shutdown_timeout, idle_timeout=idle_timeout
+    start = accept_starter(
+        options,
+        ssl,
+        ssl_handshake_timeout,
+        ssl_shutdown_timeout,
+        idle_timeout=idle_timeout,
     )
 
     async def run_connection(conn: socket.socket, peer: Any) -> None:
         # ``peer``: what accept() returned (a client that reset at once has no
         # peer name for getpeername(), and a handler's failure is logged with it).
         stream = cls(loop, half_close=half_close)
-        transport = await start_accepted(
-            conn,
-            peer,
-            lambda: stream,
-            ssl=ssl,
-            no_delay=no_delay,
-            ssl_handshake_timeout=handshake_timeout,
-            ssl_shutdown_timeout=shutdown_timeout,
-            options=accepted,
-        )
+        transport = await start(conn, peer, lambda: stream)
         if transport is None:
             return  # (the peer's doing, logged)
         if idle_timeout is not None:
